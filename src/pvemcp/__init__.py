@@ -1,0 +1,3 @@
+"""pvemcp: an MCP server for Proxmox VE."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from pvemcp.cli.main import main
+
+main()

@@ -1,0 +1,152 @@
+"""The tool record: one declarative `ToolSpec` per tool, and the `Param`s it takes.
+
+A plain REST tool is data, not code: the generic handler expands `path` from the arguments, sends
+the rest as query (GET/DELETE) or form body (POST/PUT) and shapes the answer. Only composite tools
+name a custom `handler`. Input schemas, annotations and listings are derived from these records once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from types import MappingProxyType
+from typing import Any, Literal
+
+ParamType = Literal["string", "integer", "boolean", "number", "array"]
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class Tier(IntEnum):
+    """Access tiers, ordered: a configured tier is a ceiling that nothing raises."""
+
+    READ_ONLY = 0
+    READ_EXECUTE = 1
+    FULL = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @classmethod
+    def labels(cls) -> list[str]:
+        return [t.label for t in cls]
+
+    @classmethod
+    def parse(cls, text: str) -> Tier:
+        for tier in cls:
+            if tier.label == text.strip().lower():
+                return tier
+        raise ValueError(text)
+
+
+class Module(StrEnum):
+    CORE = "core"
+    ADVANCED = "advanced"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One tool argument. `free_text` allows '/', spaces and the like; identifiers never do."""
+
+
+    name: str
+    type: ParamType
+    description: str
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None
+    items: ParamType | None = None
+    free_text: bool = False
+    local: bool = False  # used by pvemcp itself (filtering, shaping), never sent to Proxmox
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": self.type, "description": self.description}
+        if self.enum:
+            schema["enum"] = list(self.enum)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        if self.items is not None:
+            schema["items"] = {"type": self.items}
+        return schema
+
+
+CONFIRM = Param(
+    "confirm",
+    "boolean",
+    "Set true to carry out this destructive action. Without it nothing changes and CONFIRMATION_REQUIRED is returned.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """Everything pvemcp knows about one tool; see DESIGN.md, "One tool = one record"."""
+
+    name: str
+    category: str
+    tier: Tier
+    title: str
+    description: str
+    method: Literal["GET", "POST", "PUT", "DELETE"]
+    path: str
+    params: tuple[Param, ...] = ()
+    module: Module = Module.CORE
+    destructive: bool = False
+    confirm: bool = False
+    idempotent: bool | None = None
+    aliases: tuple[str, ...] = ()
+    deprecated: bool = False
+    returns_task: bool = False
+    handler: str | None = None
+    fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    result_key: str = "value"
+
+    @property
+    def read_only(self) -> bool:
+        return self.method == "GET"
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.read_only if self.idempotent is None else self.idempotent
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(PLACEHOLDER.findall(self.path))
+
+    @property
+    def guest_type(self) -> Literal["qemu", "lxc"] | None:
+        if "/qemu/{vmid}" in self.path:
+            return "qemu"
+        if "/lxc/{vmid}" in self.path:
+            return "lxc"
+        return None
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def input_schema(self) -> dict[str, Any]:
+        params = (*self.params, CONFIRM) if self.confirm else self.params
+        return {
+            "type": "object",
+            "properties": {p.name: p.json_schema() for p in params},
+            "required": [p.name for p in params if p.required],
+            "additionalProperties": False,
+        }
+
+
+# Shared parameters: one wording everywhere, so the model learns it once.
+NODE = Param("node", "string", "Node name, e.g. pve1 (see pve_list_nodes).", required=True, max_length=63)
+NODE_FOR_GUEST = Param(
+    "node", "string", "Node hosting the guest. Optional: found from the vmid when omitted.", max_length=63
+)
+NODE_FOR_TASK = Param("node", "string", "Node that ran the task. Optional: read from the UPID.", max_length=63)
+VMID = Param("vmid", "integer", "Guest ID (VMID), e.g. 100.", required=True, minimum=100, maximum=999_999_999)
+UPID = Param("upid", "string", "Task ID (UPID) as returned by a task-starting tool.", required=True, max_length=512)
+STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm (see pve_list_storage).", required=True, max_length=64)

@@ -1,0 +1,93 @@
+"""`pvemcp`: run the server, list its tools, serve the simulator. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from pvemcp import __version__
+from pvemcp.config import Config, ConfigError, load_config
+
+
+def _load(*, sandbox: bool) -> Config:
+    try:
+        return load_config(sandbox=sandbox)
+    except ConfigError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="pvemcp")
+def cli() -> None:
+    """MCP server for Proxmox VE: inventory, operate and diagnose clusters safely."""
+
+
+def client_config(sandbox: bool) -> dict[str, Any]:
+    command = shutil.which("pvemcp") or sys.argv[0]
+    entry: dict[str, Any] = {"command": command, "args": ["run", "--sandbox"] if sandbox else ["run"]}
+    entry["env"] = {"PVE_ACCESS_TIER": "read-execute"}
+    return {"mcpServers": {"pvemcp-sandbox" if sandbox else "pvemcp": entry}}
+
+
+@cli.command()
+@click.option("--sandbox", is_flag=True, help="Serve the embedded simulated cluster instead of a real one.")
+@click.option("--print-config", is_flag=True, help="Print a ready-to-paste MCP client config on stderr first.")
+def run(sandbox: bool, print_config: bool) -> None:
+    """Serve MCP on stdio (configure with PROXMOX_* and PVE_* environment variables)."""
+    import anyio
+
+    from pvemcp.logs import configure_logging
+    from pvemcp.server.stdio import serve_stdio
+
+    config = _load(sandbox=sandbox)
+    configure_logging(config.log_level, config.secrets)
+    if print_config:
+        click.echo(
+            "pvemcp is serving the sandbox cluster on stdio. To use it from an MCP client (Claude Desktop,"
+            " Cursor, VS Code), add this to the client's MCP configuration:\n"
+            + json.dumps(client_config(config.sandbox), indent=2)
+            + "\nPress Ctrl-C to stop.",
+            err=True,
+        )
+    try:
+        anyio.run(serve_stdio, config)
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--all", "show_all", is_flag=True, help="The whole catalog, not only what this configuration exposes.")
+def tools(as_json: bool, show_all: bool) -> None:
+    """List the tools the current configuration exposes."""
+    from pvemcp.cli.tools import render_tools
+
+    config = _load(sandbox=True)
+    click.echo(render_tools(config.policy, as_json=as_json, show_all=show_all))
+
+
+@cli.group()
+def sim() -> None:
+    """The simulated Proxmox VE cluster."""
+
+
+@sim.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
+@click.option("--port", default=8006, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 500))
+@click.option("--guests", default=16, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0, 60_000))
+def sim_serve(host: str, port: int, nodes: int, guests: int, latency_ms: int) -> None:
+    """Serve the simulator over HTTPS with a fresh self-signed certificate."""
+    from pvemcp.cli.simserve import serve_simulator
+
+    serve_simulator(host=host, port=port, nodes=nodes, guests=guests, latency_ms=latency_ms)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,62 @@
+"""`pvemcp tools`: the catalog as a table or JSON, and why a tool is hidden."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from pvemcp.catalog import ALL_TOOLS
+from pvemcp.server.inventory import Policy, hidden_by
+
+
+def tool_rows(policy: Policy, *, show_all: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for spec in ALL_TOOLS:
+        reason = hidden_by(spec, policy)
+        if reason is not None and not show_all:
+            continue
+        row: dict[str, Any] = {
+            "name": spec.name,
+            "category": spec.category,
+            "tier": spec.tier.label,
+            "module": spec.module.value,
+            "destructive": spec.destructive,
+            "confirm": spec.confirm,
+            "idempotent": spec.is_idempotent,
+            "aliases": list(spec.aliases),
+            "method": spec.method,
+            "path": spec.path,
+        }
+        if spec.deprecated:
+            row["deprecated"] = True
+        if show_all:
+            row["exposed"] = reason is None
+            if reason is not None:
+                row["hidden_by"] = reason
+        rows.append(row)
+    return rows
+
+
+def render_tools(policy: Policy, *, as_json: bool, show_all: bool) -> str:
+    rows = tool_rows(policy, show_all=show_all)
+    if as_json:
+        return json.dumps(rows, indent=2)
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} tools (tier {policy.tier.label}, module {policy.module.value})")
+    for column in ("name", "category", "tier", "flags", "endpoint", "aliases"):
+        table.add_column(column)
+    for row in rows:
+        flags = "".join(
+            letter for key, letter in (("destructive", "D"), ("confirm", "C"), ("idempotent", "I")) if row[key]
+        )
+        if show_all and not row["exposed"]:
+            flags += f" (hidden: {row['hidden_by']})"
+        table.add_row(
+            row["name"], row["category"], row["tier"], flags, f"{row['method']} {row['path']}", ", ".join(row["aliases"])
+        )
+    buffer = io.StringIO()
+    Console(file=buffer, width=160, color_system=None).print(table)
+    return buffer.getvalue().rstrip()

@@ -1,0 +1,179 @@
+"""Configuration from the environment, validated as a whole.
+
+Every problem is collected and reported together in one message, so a user fixes their settings in
+one pass instead of one traceback at a time. Secrets are held as SecretStr and never printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pvemcp.pve.client import ApiToken
+from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
+from pvemcp.server.inventory import Policy, parse_policy
+
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_BOOL = TypeAdapter(bool)
+
+
+class ConfigError(Exception):
+    """Start-up settings are missing or malformed; `problems` lists each one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        return f"pvemcp cannot start: {len(self.problems)} configuration problem(s):\n{lines}"
+
+
+class EnvSettings(BaseSettings):
+    """Raw settings text; parsed and checked in `load_config` so that all problems surface together."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    proxmox_host: str | None = None
+    proxmox_port: str | None = None
+    proxmox_user: str | None = None
+    proxmox_realm: str | None = None
+    proxmox_token_name: str | None = None
+    proxmox_token_secret: SecretStr | None = None
+    proxmox_allow_insecure_tls: str | None = None
+    proxmox_tls_ca_file: str | None = None
+    proxmox_tls_fingerprint: str | None = None
+    proxmox_timeout: str | None = None
+    pve_access_tier: str | None = None
+    pve_module_mode: str | None = None
+    pve_categories: str | None = None
+    pve_tool_whitelist: str | None = None
+    pve_tool_blacklist: str | None = None
+    pve_log_level: str | None = None
+    pve_sandbox: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProxmoxTarget:
+    base_url: str
+    token: ApiToken
+    tls: TlsConfig
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    sandbox: bool
+    target: ProxmoxTarget | None
+    policy: Policy
+    log_level: int
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values the log redactor must never let through."""
+        return (self.target.token.secret,) if self.target else ()
+
+
+def _flag(name: str, value: str | None, problems: list[str]) -> bool:
+    if value is None or not value.strip():
+        return False
+    try:
+        return _BOOL.validate_python(value.strip())
+    except ValidationError:
+        problems.append(f"{name}={value!r} is not a boolean; use true or false")
+        return False
+
+
+def _number(name: str, value: str | None, default: float, problems: list[str], *, low: float, high: float) -> float:
+    if value is None or not value.strip():
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        problems.append(f"{name}={value!r} is not a number")
+        return default
+    if not low <= number <= high:
+        problems.append(f"{name}={value!r} must be between {low:g} and {high:g}")
+    return number
+
+
+def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
+    required = {
+        "PROXMOX_HOST": env.proxmox_host,
+        "PROXMOX_USER": env.proxmox_user,
+        "PROXMOX_REALM": env.proxmox_realm,
+        "PROXMOX_TOKEN_NAME": env.proxmox_token_name,
+    }
+    for name, value in required.items():
+        if not (value or "").strip():
+            problems.append(f"{name} is not set (or use --sandbox to try pvemcp on the simulated cluster)")
+    secret = env.proxmox_token_secret.get_secret_value().strip() if env.proxmox_token_secret else ""
+    if not secret:
+        problems.append("PROXMOX_TOKEN_SECRET is not set")
+    host = (env.proxmox_host or "").strip()
+    if host and not _HOST.match(host):
+        problems.append(f"PROXMOX_HOST={host!r} is not a host name or IP address (no scheme, port or path)")
+    for name, value in (
+        ("PROXMOX_USER", env.proxmox_user),
+        ("PROXMOX_REALM", env.proxmox_realm),
+        ("PROXMOX_TOKEN_NAME", env.proxmox_token_name),
+    ):
+        if value and value.strip() and not _NAME.match(value.strip()):
+            problems.append(f"{name}={value.strip()!r} may only hold letters, digits, '.', '_' and '-'")
+    port = _number("PROXMOX_PORT", env.proxmox_port, 8006, problems, low=1, high=65535)
+    if not float(port).is_integer():
+        problems.append(f"PROXMOX_PORT={env.proxmox_port!r} must be a whole number")
+    timeout = _number("PROXMOX_TIMEOUT", env.proxmox_timeout, 20.0, problems, low=1, high=600)
+    insecure = _flag("PROXMOX_ALLOW_INSECURE_TLS", env.proxmox_allow_insecure_tls, problems)
+    fingerprint = (env.proxmox_tls_fingerprint or "").strip() or None
+    if fingerprint:
+        try:
+            fingerprint = normalize_fingerprint(fingerprint)
+        except ValueError as exc:
+            problems.append(f"PROXMOX_TLS_FINGERPRINT is malformed: {exc}")
+    ca_file = (env.proxmox_tls_ca_file or "").strip() or None
+    if ca_file and not Path(ca_file).is_file():
+        problems.append(f"PROXMOX_TLS_CA_FILE={ca_file!r} is not a readable file")
+    if problems:
+        return None
+    user, realm, name = (str(v).strip() for v in (env.proxmox_user, env.proxmox_realm, env.proxmox_token_name))
+    url_host = host if host.startswith("[") or ":" not in host else f"[{host}]"
+    return ProxmoxTarget(
+        base_url=f"https://{url_host}:{int(port)}",
+        token=ApiToken(user=user, realm=realm, token_name=name, secret=secret),
+        tls=TlsConfig(ca_file=ca_file, fingerprint=fingerprint, insecure=insecure and not fingerprint),
+        timeout=timeout,
+    )
+
+
+def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Config:
+    """Read and validate every setting; raise ConfigError listing all problems."""
+    if environ is None:
+        env = EnvSettings()
+    else:  # an explicit mapping (tests, the CLI) is read alone, without the process environment
+        env = EnvSettings.model_validate({k.lower(): v for k, v in environ.items()})
+    problems: list[str] = []
+    sandbox = sandbox or _flag("PVE_SANDBOX", env.pve_sandbox, problems)
+    policy, policy_problems = parse_policy(
+        tier=env.pve_access_tier,
+        module=env.pve_module_mode,
+        categories=env.pve_categories,
+        whitelist=env.pve_tool_whitelist,
+        blacklist=env.pve_tool_blacklist,
+    )
+    problems.extend(policy_problems)
+    level_text = (env.pve_log_level or "info").strip().lower()
+    if level_text not in LOG_LEVELS:
+        problems.append(f"PVE_LOG_LEVEL={env.pve_log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    target = None if sandbox else _target(env, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(sandbox=sandbox, target=target, policy=policy, log_level=LOG_LEVELS.get(level_text, logging.INFO))

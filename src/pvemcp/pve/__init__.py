@@ -1,0 +1,1 @@
+"""The Proxmox VE REST channel: client, wire quirks, errors and task identifiers."""

@@ -1,0 +1,206 @@
+"""The async Proxmox VE API client: one pooled keep-alive connection set per endpoint.
+
+Retries are for idempotent reads (GET) and transient failures only (connection errors, 502, 503,
+504 and pveproxy's 596), with capped, jittered backoff. Writes are sent exactly once: a retried
+`start` or `create` could act twice. Each request has a deadline that cancels it for real.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import random
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import anyio
+import httpx2
+
+from pvemcp.pve import wire
+from pvemcp.pve.errors import ErrorCode, ProxmoxApiError, ProxmoxTransportError, transport_error
+from pvemcp.pve.tls import PinningBackend, TlsConfig, classify_tls_failure
+
+log = logging.getLogger("pvemcp.pve")
+
+API_PREFIX = "/api2/json"
+TRANSIENT_STATUSES = frozenset({502, 503, 504, 596})
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A Proxmox API token; the secret never appears in repr() or logs."""
+
+    user: str
+    realm: str
+    token_name: str
+    secret: str = field(repr=False)
+
+    @property
+    def token_id(self) -> str:
+        return f"{self.user}@{self.realm}!{self.token_name}"
+
+    @property
+    def header(self) -> str:
+        return f"PVEAPIToken={self.token_id}={self.secret}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_delay: float = 0.25
+    max_delay: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * (2.0 ** (attempt - 1)))
+        return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+def _pinned_transport(tls: TlsConfig, limits: httpx2.Limits) -> httpx2.AsyncHTTPTransport:
+    import httpcore2
+
+    transport = httpx2.AsyncHTTPTransport(verify=tls.ssl_context(), limits=limits)
+    assert tls.fingerprint is not None
+    # The transport has no public hook for the network backend; its pool is swapped for one that pins.
+    transport._pool = httpcore2.AsyncConnectionPool(
+        ssl_context=tls.ssl_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=PinningBackend(tls.fingerprint),
+    )
+    return transport
+
+
+class ProxmoxClient:
+    """Talks to one Proxmox endpoint. Build once, share everywhere, close at shutdown."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: ApiToken,
+        *,
+        tls: TlsConfig | None = None,
+        timeout: float = 20.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        max_connections: int = 20,
+    ) -> None:
+        tls = tls or TlsConfig()
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        if transport is None:
+            if tls.fingerprint:
+                transport = _pinned_transport(tls, limits)
+            else:
+                transport = httpx2.AsyncHTTPTransport(verify=tls.ssl_context(), limits=limits)
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._token_id = token.token_id
+        self._http = httpx2.AsyncClient(
+            base_url=self.base_url + API_PREFIX,
+            transport=transport,
+            headers={"Authorization": token.header, "Accept": "application/json"},
+            timeout=httpx2.Timeout(timeout),
+            trust_env=False,
+        )
+
+    @property
+    def token_id(self) -> str:
+        return self._token_id
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await self.request("GET", path, params)
+
+    async def post(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await self.request("POST", path, params)
+
+    async def request(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send one API call and return its `data`; raises a classified PveMcpError."""
+        method = method.upper()
+        attempts = self.retry.attempts if method == "GET" else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._send_once(method, path, params, timeout or self.timeout)
+            except (ProxmoxApiError, ProxmoxTransportError) as exc:
+                transient = exc.code in (ErrorCode.CONNECTION_REFUSED, ErrorCode.CONNECTION_RESET) or (
+                    exc.status in TRANSIENT_STATUSES
+                )
+                if not transient or attempt == attempts:
+                    raise
+                delay = self.retry.delay(attempt)
+                log.info("retrying %s %s after %s (attempt %d, %.2fs)", method, path, exc.code, attempt, delay)
+                await anyio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(self, method: str, path: str, params: Mapping[str, Any] | None, timeout: float) -> Any:
+        pairs = wire.encode_params(params)
+        started = time.perf_counter()
+        try:
+            with anyio.fail_after(timeout):
+                if method in ("GET", "DELETE"):
+                    response = await self._http.request(method, path, params=tuple(pairs))
+                else:
+                    response = await self._http.request(
+                        method,
+                        path,
+                        content=urlencode(pairs).encode(),
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    )
+        except TimeoutError:
+            raise transport_error(
+                ErrorCode.TIMEOUT, f"Proxmox did not answer {method} {path} within {timeout:g} s."
+            ) from None
+        except httpx2.TimeoutException:
+            raise transport_error(
+                ErrorCode.TIMEOUT, f"Proxmox did not answer {method} {path} within {timeout:g} s."
+            ) from None
+        except httpx2.TransportError as exc:
+            raise _classify_transport(exc, method, path) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.debug("%s %s -> %d (%.1f ms)", method, path, response.status_code, elapsed_ms)
+        return wire.unwrap(
+            response.status_code,
+            response.reason_phrase,
+            response.headers.get("content-type", ""),
+            response.content,
+        )
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not s for s in seen):
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _classify_transport(exc: httpx2.TransportError, method: str, path: str) -> ProxmoxTransportError:
+    tls = classify_tls_failure(exc)
+    if tls is not None:
+        return tls
+    where = f"{method} {path}"
+    for item in _chain(exc):
+        if isinstance(item, ConnectionRefusedError):
+            return transport_error(ErrorCode.CONNECTION_REFUSED, f"Connection refused ({where}).")
+        if isinstance(item, socket.gaierror):
+            return transport_error(ErrorCode.DNS_RESOLUTION_FAILED, f"Host name lookup failed: {item}.")
+        if isinstance(item, OSError) and item.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
+            return transport_error(ErrorCode.HOST_UNREACHABLE, f"Host unreachable ({where}): {item}.")
+    if isinstance(exc, httpx2.ConnectError):
+        text = str(exc) or type(exc).__name__
+        if "refused" in text.lower() or "connect call failed" in text.lower():
+            return transport_error(ErrorCode.CONNECTION_REFUSED, f"Connection refused ({where}): {text}.")
+        return transport_error(ErrorCode.CONNECTION_REFUSED, f"Could not connect ({where}): {text}.")
+    return transport_error(
+        ErrorCode.CONNECTION_RESET, f"The connection failed during {where}: {exc or type(exc).__name__}."
+    )

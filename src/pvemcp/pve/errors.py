@@ -1,0 +1,130 @@
+"""Every failure a tool can report, classified once where it happens.
+
+The tree::
+
+    PveMcpError                      code, message, hint (+ HTTP status, details)
+    ├── ProxmoxApiError              Proxmox answered, but not with success
+    │     PROXMOX_AUTH_FAILED (401)  PROXMOX_ACL_FORBIDDEN (403)  PROXMOX_NOT_FOUND (404, "does not exist")
+    │     PROXMOX_REQUEST_REJECTED (other 4xx)  PROXMOX_SERVER_ERROR (5xx)  PROXMOX_INVALID_RESPONSE (not JSON)
+    ├── ProxmoxTransportError        Proxmox was not reached or did not answer in time
+    │     TIMEOUT  TLS_ERROR  CONNECTION_REFUSED  CONNECTION_RESET  DNS_RESOLUTION_FAILED  HOST_UNREACHABLE
+    └── ToolCallError                refused by pvemcp itself before or around the call
+          TOOL_INPUT_REJECTED  CONFIRMATION_REQUIRED  GUEST_NOT_FOUND  INTERNAL_ERROR (a bug, logged)
+
+Messages keep Proxmox's own words; hints say what to do next. Later layers never re-classify by
+matching message text: they read `code`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    PROXMOX_AUTH_FAILED = "PROXMOX_AUTH_FAILED"
+    PROXMOX_ACL_FORBIDDEN = "PROXMOX_ACL_FORBIDDEN"
+    PROXMOX_NOT_FOUND = "PROXMOX_NOT_FOUND"
+    PROXMOX_REQUEST_REJECTED = "PROXMOX_REQUEST_REJECTED"
+    PROXMOX_SERVER_ERROR = "PROXMOX_SERVER_ERROR"
+    PROXMOX_INVALID_RESPONSE = "PROXMOX_INVALID_RESPONSE"
+    TIMEOUT = "TIMEOUT"
+    TLS_ERROR = "TLS_ERROR"
+    CONNECTION_REFUSED = "CONNECTION_REFUSED"
+    CONNECTION_RESET = "CONNECTION_RESET"
+    DNS_RESOLUTION_FAILED = "DNS_RESOLUTION_FAILED"
+    HOST_UNREACHABLE = "HOST_UNREACHABLE"
+    TOOL_INPUT_REJECTED = "TOOL_INPUT_REJECTED"
+    CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
+    GUEST_NOT_FOUND = "GUEST_NOT_FOUND"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class PveMcpError(Exception):
+    """A failure the model can act on: a stable code, a message, and a hint."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        hint: str = "",
+        *,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.status = status
+        self.details = details
+
+    def to_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.hint:
+            payload["hint"] = self.hint
+        if self.status is not None:
+            payload["status"] = self.status
+        if self.details:
+            payload["details"] = self.details
+        return payload
+
+
+class ProxmoxApiError(PveMcpError):
+    """Proxmox answered with an error status or an unusable body."""
+
+
+class ProxmoxTransportError(PveMcpError):
+    """The request did not complete: connection, TLS or timeout."""
+
+
+class ToolCallError(PveMcpError):
+    """pvemcp refused the call itself (bad input, missing confirmation, unknown guest)."""
+
+
+_API_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.PROXMOX_AUTH_FAILED: (
+        "Check PROXMOX_USER, PROXMOX_REALM, PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_SECRET; the token may be"
+        " expired or deleted (Datacenter > Permissions > API Tokens)."
+    ),
+    ErrorCode.PROXMOX_ACL_FORBIDDEN: (
+        "The API token lacks the privilege named in the message. Grant it on that path, or with"
+        " privilege separation on, grant it to the token itself (not only to the user)."
+    ),
+    ErrorCode.PROXMOX_NOT_FOUND: (
+        "The node, guest, storage or task does not exist (or not on that node). List it first, e.g. with"
+        " pve_list_cluster_resources."
+    ),
+    ErrorCode.PROXMOX_REQUEST_REJECTED: "Proxmox rejected the parameters; fix the ones named in the details.",
+    ErrorCode.PROXMOX_SERVER_ERROR: (
+        "Proxmox could not carry out the request; the message says why. Check the guest's state or the"
+        " task log before retrying."
+    ),
+    ErrorCode.PROXMOX_INVALID_RESPONSE: (
+        "The answer was not Proxmox JSON: a reverse proxy, a login page or the wrong port may be in the"
+        " way. Point PROXMOX_HOST/PROXMOX_PORT at pveproxy (8006)."
+    ),
+}
+
+
+def api_error(code: ErrorCode, message: str, *, status: int, details: dict[str, Any] | None = None) -> ProxmoxApiError:
+    return ProxmoxApiError(code, message, _API_HINTS[code], status=status, details=details)
+
+
+_TRANSPORT_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.TIMEOUT: "Proxmox did not answer in time. The node may be overloaded; retry, or raise PROXMOX_TIMEOUT.",
+    ErrorCode.TLS_ERROR: (
+        "The node's certificate was not trusted. Pin it with PROXMOX_TLS_FINGERPRINT (shown under Node >"
+        " System > Certificates) or trust its CA with PROXMOX_TLS_CA_FILE."
+    ),
+    ErrorCode.CONNECTION_REFUSED: (
+        "Nothing accepted the connection: check PROXMOX_HOST, PROXMOX_PORT (8006) and firewalls."
+    ),
+    ErrorCode.CONNECTION_RESET: "The connection dropped mid-request; retry, and check proxies or load balancers.",
+    ErrorCode.DNS_RESOLUTION_FAILED: "PROXMOX_HOST does not resolve; use an IP address or fix DNS.",
+    ErrorCode.HOST_UNREACHABLE: "No route to PROXMOX_HOST; check the network or VPN.",
+}
+
+
+def transport_error(code: ErrorCode, message: str) -> ProxmoxTransportError:
+    return ProxmoxTransportError(code, message, _TRANSPORT_HINTS[code])

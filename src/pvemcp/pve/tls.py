@@ -1,0 +1,135 @@
+"""TLS trust for the Proxmox API: system CAs, a CA file, or a pinned certificate fingerprint.
+
+A pin is checked inside the connection set-up, right after the TLS handshake and before a single
+HTTP byte (and so the API token) is written: a mismatched certificate never sees a credential.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore2
+
+from pvemcp.pve.errors import ErrorCode, ProxmoxTransportError, transport_error
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalize_fingerprint(value: str) -> str:
+    """Accept `AA:BB:…` as Proxmox shows it, or plain hex; return lowercase hex. Raises ValueError."""
+    cleaned = value.strip().lower().replace(":", "")
+    if cleaned.startswith("sha256"):
+        cleaned = cleaned.removeprefix("sha256").lstrip("=/ ")
+    if not _HEX64.match(cleaned):
+        raise ValueError("a sha256 fingerprint is 64 hex digits, e.g. AB:CD:…:EF as Proxmox shows it")
+    return cleaned
+
+
+def format_fingerprint(hex_digest: str) -> str:
+    return ":".join(hex_digest[i : i + 2] for i in range(0, len(hex_digest), 2)).upper()
+
+
+@dataclass(frozen=True, slots=True)
+class TlsConfig:
+    """How to trust the node's certificate. Verification is on unless `insecure` is set by name."""
+
+    ca_file: str | None = None
+    fingerprint: str | None = None
+    insecure: bool = False
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self.fingerprint or self.insecure:
+            # The pin replaces chain and name checks (Proxmox's default certificate is self-signed).
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        return ssl.create_default_context(cafile=self.ca_file)
+
+
+class FingerprintMismatchError(ssl.SSLError):
+    """The node presented a certificate other than the pinned one."""
+
+
+class _PinnedStream(httpcore2.AsyncNetworkStream):
+    def __init__(self, inner: httpcore2.AsyncNetworkStream, expected: str) -> None:
+        self._inner = inner
+        self._expected = expected
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        ssl_object = stream.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        actual = hashlib.sha256(der).hexdigest() if der else ""
+        if actual != self._expected:
+            await stream.aclose()
+            raise httpcore2.ConnectError(
+                f"certificate fingerprint mismatch: expected {format_fingerprint(self._expected)},"
+                f" got {format_fingerprint(actual) if actual else 'no certificate'}"
+            )
+        return stream
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class PinningBackend(httpcore2.AsyncNetworkBackend):
+    """Network backend that checks the peer certificate's sha256 right after the handshake."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self._expected = normalize_fingerprint(fingerprint)
+        self._inner = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _PinnedStream(stream, self._expected)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _PinnedStream(stream, self._expected)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def classify_tls_failure(exc: BaseException) -> ProxmoxTransportError | None:
+    """Name a TLS failure found anywhere in an exception chain, with the reason."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if isinstance(current, ssl.SSLCertVerificationError):
+            reason = current.verify_message or text
+            return transport_error(ErrorCode.TLS_ERROR, f"TLS certificate verification failed: {reason}.")
+        if "fingerprint mismatch" in text:
+            return transport_error(ErrorCode.TLS_ERROR, f"TLS pin check failed: {text}.")
+        if isinstance(current, ssl.SSLError):
+            return transport_error(ErrorCode.TLS_ERROR, f"TLS handshake failed: {text}.")
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,78 @@
+"""What runs a tool once it has passed the checks: the generic REST handler, and named composites."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pvemcp.catalog.spec import ToolSpec
+from pvemcp.pve import wire
+from pvemcp.pve.client import ProxmoxClient
+from pvemcp.pve.errors import PveMcpError
+from pvemcp.pve.upid import parse_upid
+
+CONTROL_ARGS = frozenset({"confirm"})
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    spec: ToolSpec
+    args: dict[str, Any]
+    client: ProxmoxClient
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+async def task_summary(client: ProxmoxClient, upid: str) -> dict[str, Any]:
+    """The UPID a task-starting call returned, with the task's status at this moment."""
+    parsed = parse_upid(upid)
+    summary: dict[str, Any] = {"upid": upid}
+    if parsed is None:
+        return summary
+    summary["node"] = parsed.node
+    try:
+        status = await client.get(
+            wire.expand_path("/nodes/{node}/tasks/{upid}/status", {"node": parsed.node, "upid": upid})
+        )
+    except PveMcpError as exc:  # the action was sent; a failed status read must not look like a failed action
+        summary["status"] = "unknown"
+        summary["status_error"] = exc.message
+        return summary
+    if isinstance(status, dict):
+        summary["status"] = status.get("status")
+        if status.get("exitstatus") is not None:
+            summary["exitstatus"] = status["exitstatus"]
+    return summary
+
+
+async def rest(call: Call) -> Any:
+    """Expand the path from the arguments; send the rest as query or form parameters."""
+    spec = call.spec
+    args = {k: v for k, v in call.args.items() if k not in CONTROL_ARGS}
+    path_values = {name: args.pop(name) for name in spec.placeholders}
+    data = await call.client.request(spec.method, wire.expand_path(spec.path, path_values), {**spec.fixed, **args})
+    if spec.returns_task and isinstance(data, str):
+        return await task_summary(call.client, data)
+    return data
+
+
+GUEST_FIELDS = ("vmid", "name", "node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime", "template", "tags")
+
+
+async def legacy_list_guests(call: Call) -> Any:
+    """listVMs/listContainers: one cluster-wide read, filtered here (nandi made one call per node)."""
+    rows = await call.client.get("/cluster/resources", {"type": "vm"})
+    node = call.args.get("node")
+    return [
+        {k: row[k] for k in GUEST_FIELDS if k in row}
+        for row in rows
+        if row.get("type") == call.spec.category and (node is None or row.get("node") == node)
+    ]
+
+
+HANDLERS: dict[str, Handler] = {
+    "rest": rest,
+    "legacy_list_guests": legacy_list_guests,
+}

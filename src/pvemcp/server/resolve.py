@@ -1,0 +1,94 @@
+"""Where a guest lives: tools take a vmid and an optional node, found from /cluster/resources.
+
+One cluster-wide read serves every lookup for a few seconds; a miss refreshes once before saying
+GUEST_NOT_FOUND, so a guest created or migrated a moment ago is still found.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from pvemcp.pve.client import ProxmoxClient
+from pvemcp.pve.errors import ErrorCode, ToolCallError
+from pvemcp.pve.upid import parse_upid
+
+
+@dataclass(frozen=True, slots=True)
+class GuestRef:
+    vmid: int
+    node: str
+    type: str
+    name: str
+
+
+class GuestLocator:
+    def __init__(self, client: ProxmoxClient, *, ttl: float = 5.0) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._guests: dict[int, GuestRef] = {}
+        self._fetched_at = float("-inf")
+        self._lock = anyio.Lock()
+
+    def forget(self) -> None:
+        self._fetched_at = float("-inf")
+
+    async def _refresh(self, *, stale_before: float) -> None:
+        async with self._lock:
+            if self._fetched_at > stale_before:  # another caller refreshed while we waited
+                return
+            rows: Any = await self._client.get("/cluster/resources", {"type": "vm"})
+            guests: dict[int, GuestRef] = {}
+            for row in rows if isinstance(rows, list) else []:
+                if isinstance(row, dict) and row.get("vmid") is not None and row.get("node"):
+                    vmid = int(row["vmid"])
+                    guests[vmid] = GuestRef(vmid, str(row["node"]), str(row.get("type", "")), str(row.get("name", "")))
+            self._guests = guests
+            self._fetched_at = time.monotonic()
+
+    async def locate(self, vmid: int) -> GuestRef:
+        now = time.monotonic()
+        if now - self._fetched_at > self._ttl:
+            await self._refresh(stale_before=now - self._ttl)
+        ref = self._guests.get(vmid)
+        if ref is None and self._fetched_at < now:
+            await self._refresh(stale_before=now)
+            ref = self._guests.get(vmid)
+        if ref is None:
+            raise ToolCallError(
+                ErrorCode.GUEST_NOT_FOUND,
+                f"No VM or container with VMID {vmid} exists in the cluster.",
+                "List guests with pve_list_cluster_resources (type vm) and use one of their vmids.",
+            )
+        return ref
+
+
+KIND_NAMES = {"qemu": "QEMU VM", "lxc": "LXC container"}
+
+
+async def fill_node(spec_guest_type: str | None, has_upid: bool, args: dict[str, Any], locator: GuestLocator) -> None:
+    """Add `node` to the arguments when the caller left it out and it can be found."""
+    if args.get("node"):
+        return
+    if spec_guest_type and "vmid" in args:
+        ref = await locator.locate(int(args["vmid"]))
+        if ref.type != spec_guest_type:
+            other = "pve_get_lxc_status" if ref.type == "lxc" else "pve_get_qemu_status"
+            raise ToolCallError(
+                ErrorCode.GUEST_NOT_FOUND,
+                f"VMID {ref.vmid} is a {KIND_NAMES.get(ref.type, ref.type)}, not a {KIND_NAMES[spec_guest_type]}.",
+                f"Use the {ref.type} tools for it (e.g. {other}).",
+            )
+        args["node"] = ref.node
+    elif has_upid and isinstance(args.get("upid"), str):
+        parsed = parse_upid(args["upid"])
+        if parsed is None:
+            raise ToolCallError(
+                ErrorCode.TOOL_INPUT_REJECTED,
+                f"{args['upid'][:80]!r} is not a Proxmox task ID (UPID:node:pid:pstart:starttime:type:id:user:).",
+                "Pass the UPID exactly as a tool or pve_list_tasks returned it.",
+            )
+        args["node"] = parsed.node

@@ -1,0 +1,43 @@
+"""Turning a Proxmox answer into an MCP result: structured content plus the same JSON, compact."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import mcp_types as types
+
+from pvemcp.catalog.spec import ToolSpec
+from pvemcp.pve.errors import PveMcpError
+
+
+def compact(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def structure(spec: ToolSpec, data: Any) -> dict[str, Any]:
+    """MCP structured content must be an object: lists get a count, scalars a key."""
+    if isinstance(data, dict):
+        return data
+    if isinstance(data, list):
+        return {"items": data, "count": len(data)}
+    if isinstance(data, str) and data.isdigit():  # Proxmox sends some integers as strings (nextid)
+        return {spec.result_key: int(data)}
+    return {spec.result_key: data}
+
+
+def success(payload: dict[str, Any]) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=compact(payload))],
+        structured_content=payload,
+        is_error=False,
+    )
+
+
+def failure(error: PveMcpError) -> types.CallToolResult:
+    payload = error.to_payload()
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=compact(payload))],
+        structured_content=payload,
+        is_error=True,
+    )

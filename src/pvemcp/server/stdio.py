@@ -1,0 +1,62 @@
+"""Serving MCP on stdio, against a real cluster or the embedded sandbox."""
+
+from __future__ import annotations
+
+import logging
+
+from pvemcp.config import Config
+from pvemcp.pve.client import ApiToken, ProxmoxClient
+from pvemcp.server.inventory import Inventory
+
+log = logging.getLogger("pvemcp")
+
+SANDBOX_URL = "https://sandbox.pve.invalid:8006"
+
+
+def sandbox_client() -> ProxmoxClient:
+    """A client wired in-process to a fresh simulated cluster whose tasks take real seconds."""
+    import httpx2
+
+    from pvemcp.sim import RealClock, Simulator
+
+    sim = Simulator(clock=RealClock(), task_seconds=(1.0, 2.0))
+    user_realm, token_name = sim.token_id.split("!", 1)
+    user, realm = user_realm.rsplit("@", 1)
+    token = ApiToken(user=user, realm=realm, token_name=token_name, secret=sim.token_secret)
+    return ProxmoxClient(SANDBOX_URL, token, transport=httpx2.ASGITransport(app=sim.app))
+
+
+def make_client(config: Config) -> ProxmoxClient:
+    if config.sandbox or config.target is None:
+        return sandbox_client()
+    target = config.target
+    if target.tls.insecure:
+        log.warning(
+            "PROXMOX_ALLOW_INSECURE_TLS=true: the node's certificate is NOT verified and a man in the middle could"
+            " read the API token. Prefer PROXMOX_TLS_FINGERPRINT or PROXMOX_TLS_CA_FILE."
+        )
+    return ProxmoxClient(target.base_url, target.token, tls=target.tls, timeout=target.timeout)
+
+
+async def serve_stdio(config: Config) -> None:
+    from mcp.server.stdio import stdio_server
+
+    from pvemcp.server.app import build_server
+    from pvemcp.server.dispatch import Runtime
+
+    client = make_client(config)
+    try:
+        runtime = Runtime(client, Inventory(config.policy))
+        server = build_server(runtime)
+        where = "the sandbox cluster" if config.sandbox else config.target.base_url if config.target else "?"
+        log.info(
+            "serving %d tools on stdio (tier %s, module %s) against %s",
+            len(runtime.tools),
+            config.policy.tier.label,
+            config.policy.module.value,
+            where,
+        )
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+    finally:
+        await client.aclose()

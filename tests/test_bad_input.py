@@ -1,0 +1,87 @@
+"""Bad input gets a clear TOOL_INPUT_REJECTED and changes nothing: no request reaches Proxmox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog.spec import ToolSpec
+from pvemcp.sim import Simulator
+from tests.conftest import McpFactory, payload
+
+pytestmark = pytest.mark.anyio
+
+UPID = "UPID:pve1:00001234:00005678:6743A1B2:qmstart:100:root@pam!pvemcp:"
+BASE: dict[str, Any] = {"node": "pve1", "vmid": 100, "upid": UPID, "storage": "local"}
+PATH_BREAKERS = ["../etc", "pve1/../x", "a/b", "a?b=1", "a#b", "a\nb", "a\x00b", "-oProxyCommand=x", "a b", ""]
+
+
+def valid_args(spec: ToolSpec) -> dict[str, Any]:
+    args = {p.name: BASE[p.name] for p in spec.params if p.required}
+    if spec.confirm:
+        args["confirm"] = True
+    return args
+
+
+STRING_CASES = [
+    (spec, param.name, value)
+    for spec in ALL_TOOLS
+    for param in spec.params
+    if param.type == "string" and not param.enum
+    for value in PATH_BREAKERS
+]
+TYPE_CASES = [
+    (spec, param.name, {"integer": "100", "boolean": "yes", "string": 7, "number": "1"}[param.type])
+    for spec in ALL_TOOLS
+    for param in spec.params
+]
+
+
+async def assert_rejected(connect: McpFactory, sim: Simulator, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    async with connect() as client:
+        result = await client.call_tool(name, args)
+    assert result.is_error
+    body = payload(result)
+    assert body["code"] == "TOOL_INPUT_REJECTED", body
+    assert body["hint"]
+    assert sim.requests == []
+    return body
+
+
+@pytest.mark.parametrize(("spec", "param", "value"), STRING_CASES, ids=lambda v: getattr(v, "name", repr(v)))
+async def test_path_breaking_values_are_rejected_before_any_request(
+    connect: McpFactory, sim: Simulator, spec: ToolSpec, param: str, value: str
+) -> None:
+    body = await assert_rejected(connect, sim, spec.name, {**valid_args(spec), param: value})
+    assert param in body["message"]
+
+
+@pytest.mark.parametrize(("spec", "param", "value"), TYPE_CASES, ids=lambda v: getattr(v, "name", repr(v)))
+async def test_wrong_types_are_rejected_before_any_request(
+    connect: McpFactory, sim: Simulator, spec: ToolSpec, param: str, value: object
+) -> None:
+    body = await assert_rejected(connect, sim, spec.name, {**valid_args(spec), param: value})
+    assert param in body["message"]
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=lambda s: s.name)
+async def test_unknown_properties_are_rejected_before_any_request(
+    connect: McpFactory, sim: Simulator, spec: ToolSpec
+) -> None:
+    body = await assert_rejected(connect, sim, spec.name, {**valid_args(spec), "bogus": 1})
+    assert "bogus" in body["message"]
+
+
+@pytest.mark.parametrize("spec", [s for s in ALL_TOOLS if any(p.required for p in s.params)], ids=lambda s: s.name)
+async def test_missing_required_arguments_are_rejected(connect: McpFactory, sim: Simulator, spec: ToolSpec) -> None:
+    required = next(p.name for p in spec.params if p.required)
+    args = valid_args(spec)
+    del args[required]
+    body = await assert_rejected(connect, sim, spec.name, args)
+    assert required in body["message"]
+
+
+async def test_out_of_range_vmids_are_rejected(connect: McpFactory, sim: Simulator) -> None:
+    await assert_rejected(connect, sim, "pve_get_qemu_status", {"vmid": 99})

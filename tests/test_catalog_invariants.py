@@ -1,0 +1,93 @@
+"""Whole-catalog invariants: every record is complete, safe and faithful to the official API schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+import pytest
+
+from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog.spec import Tier, ToolSpec
+from pvemcp.server.handlers import HANDLERS
+from pvemcp.server.inventory import Inventory
+from pvemcp.server.listing import build_listing
+from tests.conftest import FULL, SCHEMA_DIR
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{2,63}$")
+IDS = [spec.name for spec in ALL_TOOLS]
+
+
+@cache
+def endpoints() -> dict[tuple[str, str], dict[str, Any]]:
+    path = SCHEMA_DIR / "endpoints.json"
+    if not path.is_file():
+        pytest.skip("the official PVE API schema (../shared/pve-api) is not available here")
+    return {(e["method"], e["path"]): e for e in json.loads(path.read_text())}
+
+
+def test_tool_and_alias_names_are_unique_and_valid() -> None:
+    names = [spec.name for spec in ALL_TOOLS] + [alias for spec in ALL_TOOLS for alias in spec.aliases]
+    assert len(names) == len(set(names))
+    assert all(NAME.match(name) for name in names)
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_every_tool_is_described_for_the_model(spec: ToolSpec) -> None:
+    assert spec.title and len(spec.description) >= 40
+    assert all(len(p.description) >= 10 for p in spec.params)
+    assert spec.handler is None or spec.handler in HANDLERS
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_every_placeholder_is_a_parameter_that_is_required_or_resolvable(spec: ToolSpec) -> None:
+    for name in spec.placeholders:
+        param = spec.param(name)
+        assert param is not None, name
+        resolvable = name == "node" and (spec.guest_type is not None or spec.param("upid") is not None)
+        assert param.required or resolvable, name
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_safety_flags_are_consistent(spec: ToolSpec) -> None:
+    if spec.confirm:
+        assert spec.destructive
+    if spec.tier is Tier.READ_ONLY:
+        assert spec.method == "GET" and not spec.destructive
+    if spec.method != "GET":
+        assert spec.tier > Tier.READ_ONLY
+    if any(word in spec.name for word in ("stop", "shutdown", "reboot", "reset", "suspend", "delete", "rollback")):
+        assert spec.confirm, "tools that stop or remove things confirm"
+
+
+def test_every_listed_tool_carries_all_four_annotations_and_a_closed_schema() -> None:
+    for tool in build_listing(Inventory(FULL)):
+        assert tool.annotations is not None
+        hints = tool.annotations.model_dump(by_alias=True, exclude_none=True)
+        assert set(hints) >= {"readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"}
+        assert hints["openWorldHint"] is False
+        assert tool.input_schema["type"] == "object"
+        assert tool.input_schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_method_path_and_parameters_exist_in_the_official_schema(spec: ToolSpec) -> None:
+    endpoint = endpoints().get((spec.method, spec.path))
+    assert endpoint is not None, f"{spec.method} {spec.path} is not in the PVE API"
+    official = endpoint["parameters"]
+    for key in spec.fixed:
+        assert key in official
+    for param in spec.params:
+        if param.local:
+            continue
+        assert param.name in official, f"{param.name} is not a parameter of {spec.method} {spec.path}"
+        schema = official[param.name]
+        assert param.type == schema["type"], param.name
+        if param.enum and schema.get("enum"):
+            assert set(param.enum) <= set(schema["enum"]), param.name
+        if param.minimum is not None and schema.get("minimum") is not None:
+            assert param.minimum >= float(schema["minimum"]), param.name
+        if not schema.get("optional", False) and param.name not in spec.placeholders:
+            assert param.required, f"{param.name} is required by Proxmox"

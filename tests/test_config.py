@@ -1,0 +1,77 @@
+"""Start-up configuration: every problem reported at once, never a traceback, secrets kept out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pvemcp.config import ConfigError, load_config
+from pvemcp.pve.tls import normalize_fingerprint
+
+GOOD = {
+    "PROXMOX_HOST": "pve.example.test",
+    "PROXMOX_USER": "svc",
+    "PROXMOX_REALM": "pve",
+    "PROXMOX_TOKEN_NAME": "mcp",
+    "PROXMOX_TOKEN_SECRET": "0f8e1d2c-aaaa-bbbb-cccc-1234567890ab",
+}
+
+
+def test_a_complete_configuration_builds_the_target_with_verification_on() -> None:
+    config = load_config(GOOD)
+    assert config.target is not None
+    assert config.target.base_url == "https://pve.example.test:8006"
+    assert config.target.token.header == "PVEAPIToken=svc@pve!mcp=0f8e1d2c-aaaa-bbbb-cccc-1234567890ab"
+    assert not config.target.tls.insecure and config.target.tls.fingerprint is None
+    assert "0f8e1d2c" not in repr(config)
+
+
+def test_every_problem_is_listed_together() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({"PROXMOX_PORT": "eighty", "PROXMOX_ALLOW_INSECURE_TLS": "maybe", "PROXMOX_HOST": "https://x/"})
+    problems = caught.value.problems
+    assert any("PROXMOX_USER is not set" in p for p in problems)
+    assert any("PROXMOX_TOKEN_SECRET is not set" in p for p in problems)
+    assert any("PROXMOX_PORT='eighty'" in p for p in problems)
+    assert any("PROXMOX_ALLOW_INSECURE_TLS='maybe'" in p for p in problems)
+    assert any("PROXMOX_HOST='https://x/'" in p for p in problems)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AB:" * 31 + "CD",
+        ("ab" * 32),
+        "sha256=" + "AB" * 32,
+    ],
+)
+def test_a_fingerprint_is_accepted_as_proxmox_shows_it_or_as_plain_hex(text: str) -> None:
+    assert len(normalize_fingerprint(text)) == 64
+    config = load_config({**GOOD, "PROXMOX_TLS_FINGERPRINT": text})
+    assert config.target is not None and config.target.tls.fingerprint == normalize_fingerprint(text)
+
+
+def test_a_missing_ca_file_is_a_problem() -> None:
+    with pytest.raises(ConfigError, match="PROXMOX_TLS_CA_FILE"):
+        load_config({**GOOD, "PROXMOX_TLS_CA_FILE": "/nonexistent/ca.pem"})
+
+
+def test_sandbox_needs_no_proxmox_settings() -> None:
+    config = load_config({"PVE_SANDBOX": "true"})
+    assert config.sandbox and config.target is None
+
+
+def test_pvemcp_run_with_bad_settings_exits_with_one_message_and_no_traceback() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROXMOX_", "PVE_"))}
+    env.update({"PROXMOX_TOKEN_SECRET": "s3cr3t-value", "PVE_ACCESS_TIER": "everything"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pvemcp", "run"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert "PROXMOX_HOST is not set" in proc.stderr and "PVE_ACCESS_TIER='everything'" in proc.stderr
+    assert "s3cr3t-value" not in proc.stderr

@@ -1,0 +1,102 @@
+"""End to end, as a user runs it: `pvemcp sim serve` over real HTTPS, `pvemcp run` on stdio, the SDK client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+
+from pvemcp.pve.tls import TlsConfig
+from tests.conftest import payload
+
+pytestmark = pytest.mark.anyio
+BIN = Path(sys.executable).parent / "pvemcp"
+
+
+@pytest.fixture
+def served_sim() -> Iterator[dict[str, str]]:
+    proc = subprocess.Popen(
+        [str(BIN), "sim", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        env: dict[str, str] = {}
+        while len(env) < 7:
+            line = proc.stdout.readline()
+            assert line, "pvemcp sim serve exited before printing its settings"
+            key, _, value = line.strip().partition("=")
+            env[key] = value
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def control(env: dict[str, str], path: str) -> dict[str, object]:
+    token_id = f"{env['PROXMOX_USER']}@{env['PROXMOX_REALM']}!{env['PROXMOX_TOKEN_NAME']}"
+    auth = f"PVEAPIToken={token_id}={env['PROXMOX_TOKEN_SECRET']}"
+    ctx = TlsConfig(fingerprint=env["PROXMOX_TLS_FINGERPRINT"]).ssl_context()
+    url = f"https://{env['PROXMOX_HOST']}:{env['PROXMOX_PORT']}{path}"
+    response = httpx2.get(url, headers={"Authorization": auth}, verify=ctx)
+    response.raise_for_status()
+    data = response.json()
+    assert isinstance(data, dict)
+    return data
+
+
+async def test_pvemcp_run_on_stdio_operates_the_simulator_served_over_https(served_sim: dict[str, str]) -> None:
+    env = {**served_sim, "PVE_ACCESS_TIER": "read-execute", "PVE_LOG_LEVEL": "warning"}
+    params = StdioServerParameters(command=str(BIN), args=["run"], env=env)
+    with anyio.fail_after(60):
+        async with Client(params, mode="legacy") as client:
+            tools = await client.list_tools()
+            assert "pve_stop_qemu_vm" in {t.name for t in tools.tools}
+            nodes = payload(await client.call_tool("pve_list_nodes", {}))
+            assert nodes["count"] == 3
+            guests = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))["items"]
+            running = next(
+                g for g in guests if g["type"] == "qemu" and g["status"] == "running" and not g.get("template")
+            )
+            refused = await client.call_tool("stopVM", {"vmid": running["vmid"]})
+            assert refused.is_error and payload(refused)["code"] == "CONFIRMATION_REQUIRED"
+            assert control(served_sim, f"/_sim/guests/{running['vmid']}")["status"] == "running"
+            started = payload(await client.call_tool("stopVM", {"vmid": running["vmid"], "confirm": True}))
+            assert started["upid"].startswith(f"UPID:{running['node']}:")
+            while True:
+                status = payload(await client.call_tool("pve_get_task_status", {"upid": started["upid"]}))
+                if status["status"] == "stopped":
+                    break
+                await anyio.sleep(0.2)
+            assert status["exitstatus"] == "OK"
+            assert control(served_sim, f"/_sim/guests/{running['vmid']}")["status"] == "stopped"
+
+
+def test_pvemcp_tools_lists_the_whole_catalog_with_endpoints() -> None:
+    out = subprocess.run([str(BIN), "tools", "--json", "--all"], capture_output=True, text=True, check=True)
+    rows = json.loads(out.stdout)
+    assert len(rows) >= 30
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["pve_stop_qemu_vm"]["path"] == "/nodes/{node}/qemu/{vmid}/status/stop"
+    assert by_name["pve_stop_qemu_vm"]["aliases"] == ["stopVM"]
+    assert by_name["pve_stop_qemu_vm"]["exposed"] is False and by_name["pve_stop_qemu_vm"]["hidden_by"] == "tier"
+    for key in ("category", "tier", "module", "destructive", "confirm", "idempotent", "method"):
+        assert key in by_name["pve_list_nodes"]
+
+
+def test_pvemcp_version_prints_the_version() -> None:
+    from pvemcp import __version__
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PVE_")}
+    out = subprocess.run([str(BIN), "--version"], capture_output=True, text=True, check=True, env=env)
+    assert __version__ in out.stdout
