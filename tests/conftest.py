@@ -79,4 +79,4 @@ def connect(pve: ProxmoxClient, era: str) -> McpFactory:
 
 def payload(result: CallToolResult) -> dict[str, Any]:
     assert result.structured_content is not None
-    return result.structured_content
+    return dict(result.structured_content)

@@ -41,6 +41,8 @@ def served_sim() -> Iterator[dict[str, str]]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def control(env: dict[str, str], path: str) -> dict[str, object]:
@@ -50,7 +52,7 @@ def control(env: dict[str, str], path: str) -> dict[str, object]:
     url = f"https://{env['PROXMOX_HOST']}:{env['PROXMOX_PORT']}{path}"
     response = httpx2.get(url, headers={"Authorization": auth}, verify=ctx)
     response.raise_for_status()
-    data = response.json()
+    data = response.json()["data"]
     assert isinstance(data, dict)
     return data
 
@@ -100,3 +102,15 @@ def test_pvemcp_version_prints_the_version() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PVE_")}
     out = subprocess.run([str(BIN), "--version"], capture_output=True, text=True, check=True, env=env)
     assert __version__ in out.stdout
+
+
+async def test_pvemcp_run_sandbox_serves_the_embedded_cluster_with_no_settings() -> None:
+    env = {"PVE_LOG_LEVEL": "warning"}
+    params = StdioServerParameters(command=str(BIN), args=["run", "--sandbox"], env=env)
+    with anyio.fail_after(60):
+        async with Client(params, mode="2026-07-28") as client:
+            names = {t.name for t in (await client.list_tools()).tools}
+            assert "pve_list_nodes" in names
+            assert "pve_start_qemu_vm" not in names  # the default tier is read-only, sandbox or not
+            resources = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))
+            assert resources["count"] >= 16

@@ -162,7 +162,7 @@ POWER = [
     ("lxc", "stopContainer", "running", "stopped", True),
     ("lxc", "pve_shutdown_lxc_container", "running", "stopped", True),
     ("lxc", "pve_reboot_lxc_container", "running", "running", True),
-    ("lxc", "pve_suspend_lxc_container", "running", "paused", True),
+    ("lxc", "pve_suspend_lxc_container", "running", "stopped", True),  # a CRIU checkpoint stops the container
 ]
 
 
@@ -188,19 +188,16 @@ async def test_power_actions_start_a_task_that_changes_the_guest(
 
 
 @pytest.mark.parametrize(("kind", "tool"), [("qemu", "pve_resume_qemu_vm"), ("lxc", "pve_resume_lxc_container")])
-async def test_resume_wakes_a_paused_guest(connect: McpFactory, sim: Simulator, kind: str, tool: str) -> None:
+async def test_resume_brings_a_suspended_guest_back(connect: McpFactory, sim: Simulator, kind: str, tool: str) -> None:
     guest = pick(sim, kind, "running")
-    await call(
-        connect,
-        f"pve_suspend_{'qemu_vm' if kind == 'qemu' else 'lxc_container'}",
-        {"vmid": guest.vmid, "confirm": True},
-    )
+    suspend = "pve_suspend_qemu_vm" if kind == "qemu" else "pve_suspend_lxc_container"
+    await call(connect, suspend, {"vmid": guest.vmid, "confirm": True})
     sim.clock.advance(30)
-    await call(connect, "pve_get_qemu_status" if kind == "qemu" else "pve_get_lxc_status", {"vmid": guest.vmid})
-    assert guest.paused
+    sim.settle()
+    assert guest.paused if kind == "qemu" else guest.saved_state
     await call(connect, tool, {"vmid": guest.vmid})
     sim.clock.advance(30)
-    await call(connect, "pve_list_nodes")
+    sim.settle()
     assert state_of(sim.state.guests[guest.vmid]) == "running"
 
 
@@ -232,9 +229,19 @@ async def test_task_log_and_task_list_show_the_task(connect: McpFactory, sim: Si
 
 
 async def test_proxmox_refusals_keep_proxmox_words(connect: McpFactory, sim: Simulator) -> None:
+    container = pick(sim, "lxc", "running")
+    body = await failed(connect, "pve_start_lxc_container", {"vmid": container.vmid})
+    assert body["code"] == "PROXMOX_SERVER_ERROR"
+    assert f"CT {container.vmid} already running" in body["message"]
+
+
+async def test_a_task_that_fails_reports_proxmox_exit_status(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "running")
-    body = await failed(connect, "pve_start_qemu_vm", {"vmid": guest.vmid})
-    assert body["code"] == "PROXMOX_SERVER_ERROR" and "already running" in body["message"]
+    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["upid"]
+    sim.clock.advance(30)
+    task = await call(connect, "pve_get_task_status", {"upid": upid})
+    assert task["status"] == "stopped"
+    assert task["exitstatus"] == f"VM {guest.vmid} already running"
 
 
 async def test_an_unknown_vmid_is_guest_not_found(connect: McpFactory) -> None:

@@ -35,7 +35,7 @@ def power_tools(kind: GuestKind, actions: tuple[PowerAction, ...]) -> tuple[Tool
             category=kind,
             tier=Tier.READ_EXECUTE,
             title=f"{a.title} {noun}",
-            description=a.description.format(noun=noun),
+            description=a.description.format(noun=noun) + " Returns the task UPID and its status.",
             method="POST",
             path=f"/nodes/{{node}}/{kind}/{{vmid}}/status/{a.action}",
             params=(NODE_FOR_GUEST, VMID, *a.params),

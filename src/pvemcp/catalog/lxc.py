@@ -10,7 +10,7 @@ TOOLS = (
             PowerAction(
                 "start",
                 "Start",
-                "Start a stopped {noun}. Returns the task UPID and status.",
+                "Start a stopped {noun}.",
                 False,
                 alias="startContainer",
             ),
@@ -29,8 +29,13 @@ TOOLS = (
                 (TIMEOUT, FORCE_STOP),
             ),
             PowerAction("reboot", "Reboot", "Clean reboot of the {noun}.", True, (TIMEOUT,)),
-            PowerAction("suspend", "Suspend", "Freeze the {noun}'s processes (experimental in Proxmox).", True),
-            PowerAction("resume", "Resume", "Thaw a suspended {noun}.", False),
+            PowerAction(
+                "suspend",
+                "Suspend",
+                "Checkpoint the {noun} to disk (CRIU, experimental in Proxmox) and stop it; resume restores it.",
+                True,
+            ),
+            PowerAction("resume", "Resume", "Restore a {noun} from its suspend checkpoint.", False),
         ),
     ),
 )

@@ -3,7 +3,7 @@
 from pvemcp.catalog.guests import FORCE_STOP, TIMEOUT, PowerAction, power_tools, read_tools
 from pvemcp.catalog.spec import Param
 
-SKIPLOCK = Param("skiplock", "boolean", "Ignore a lock on the VM (root only; use with care).")
+# skiplock is left out on purpose: Proxmox allows it only to root@pam itself, never to an API token.
 
 TOOLS = (
     *read_tools("qemu", status_alias="getVMStatus"),
@@ -13,7 +13,7 @@ TOOLS = (
             PowerAction(
                 "start",
                 "Start",
-                "Start a stopped {noun}. Returns the task UPID and status.",
+                "Start a stopped {noun}.",
                 False,
                 (TIMEOUT,),
                 alias="startVM",
@@ -24,7 +24,7 @@ TOOLS = (
                 "Hard-stop a {noun} at once, like pulling the plug: unsaved guest data is lost. Prefer"
                 " pve_shutdown_qemu_vm.",
                 True,
-                (TIMEOUT, SKIPLOCK),
+                (TIMEOUT,),
                 alias="stopVM",
             ),
             PowerAction(
@@ -37,7 +37,7 @@ TOOLS = (
             PowerAction(
                 "reboot", "Reboot", "Clean reboot: shut the guest down, then start it again.", True, (TIMEOUT,)
             ),
-            PowerAction("reset", "Reset", "Hard reset, like the reset button: no clean shutdown.", True, (SKIPLOCK,)),
+            PowerAction("reset", "Reset", "Hard reset, like the reset button: no clean shutdown.", True, ()),
             PowerAction(
                 "suspend",
                 "Suspend",

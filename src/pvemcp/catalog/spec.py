@@ -50,7 +50,6 @@ class Module(StrEnum):
 class Param:
     """One tool argument. `free_text` allows '/', spaces and the like; identifiers never do."""
 
-
     name: str
     type: ParamType
     description: str

@@ -1,0 +1,15 @@
+"""A stateful simulated Proxmox VE cluster, served as an ASGI app.
+
+``Simulator`` builds a deterministic cluster (nodes, guests, storages, tasks) and answers
+``/api2/json`` with Proxmox's envelope, errors and quirks; ``Fault`` injects failures;
+``pvemcp.sim.serve`` serves it over HTTPS on loopback.
+"""
+
+from __future__ import annotations
+
+from .api import RecordedRequest
+from .clock import Clock, ManualClock, RealClock
+from .faults import Fault
+from .simulator import Simulator
+
+__all__ = ["Clock", "Fault", "ManualClock", "RealClock", "RecordedRequest", "Simulator"]
