@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -54,10 +55,8 @@ def run(sandbox: bool, print_config: bool) -> None:
             + "\nPress Ctrl-C to stop.",
             err=True,
         )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(serve_stdio, config)
-    except KeyboardInterrupt:
-        pass
 
 
 @cli.command()

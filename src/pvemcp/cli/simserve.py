@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import sys
 
@@ -52,7 +53,5 @@ def serve_simulator(*, host: str, port: int, nodes: int, guests: int, latency_ms
             err=True,
         )
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(lambda: serve(sim, host=host, port=port, cert=cert, ready=ready))
-    except KeyboardInterrupt:
-        pass

@@ -55,7 +55,12 @@ def render_tools(policy: Policy, *, as_json: bool, show_all: bool) -> str:
         if show_all and not row["exposed"]:
             flags += f" (hidden: {row['hidden_by']})"
         table.add_row(
-            row["name"], row["category"], row["tier"], flags, f"{row['method']} {row['path']}", ", ".join(row["aliases"])
+            row["name"],
+            row["category"],
+            row["tier"],
+            flags,
+            f"{row['method']} {row['path']}",
+            ", ".join(row["aliases"]),
         )
     buffer = io.StringIO()
     Console(file=buffer, width=160, color_system=None).print(table)
