@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pvemcp run --sandbox --demo-banner
+	$(BIN)/pvemcp run --sandbox --print-config
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -48,7 +48,6 @@ TOOLS = (
                 "integer",
                 "Check this ID instead; an error says if it is taken.",
                 minimum=100,
-                maximum=999_999_999,
             ),
         ),
         result_key="vmid",

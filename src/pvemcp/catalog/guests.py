@@ -70,7 +70,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
             name=f"pve_get_{kind}_status",
             category=kind,
             tier=Tier.READ_ONLY,
-            title=f"{noun.capitalize()} status",
+            title=f"{noun[0].upper()}{noun[1:]} status",
             description=f"Live state of one {noun}: status, uptime, CPU, memory, disk and network counters.",
             method="GET",
             path=f"/nodes/{{node}}/{kind}/{{vmid}}/status/current",
@@ -81,7 +81,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
             name=f"pve_get_{kind}_config",
             category=kind,
             tier=Tier.READ_ONLY,
-            title=f"{noun.capitalize()} configuration",
+            title=f"{noun[0].upper()}{noun[1:]} configuration",
             description=(
                 f"The {noun}'s configuration (CPU, memory, disks, network, boot, options) with its digest."
                 " Pending changes are shown as if applied; set current=true for the values in effect now."
@@ -105,7 +105,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
             ),
             method="GET",
             path="/cluster/resources",
-            params=(Param("node", "string", "Only guests on this node.", max_length=63, local=True),),
+            params=(Param("node", "string", "Only guests on this node.", local=True),),
             deprecated=True,
             handler="legacy_list_guests",
         ),

@@ -80,7 +80,7 @@ class Param:
 CONFIRM = Param(
     "confirm",
     "boolean",
-    "Set true to carry out this destructive action. Without it nothing changes and CONFIRMATION_REQUIRED is returned.",
+    "true, once the user has agreed, to carry out this destructive action; without it nothing changes.",
 )
 
 
@@ -132,20 +132,19 @@ class ToolSpec:
 
     def input_schema(self) -> dict[str, Any]:
         params = (*self.params, CONFIRM) if self.confirm else self.params
-        return {
-            "type": "object",
-            "properties": {p.name: p.json_schema() for p in params},
-            "required": [p.name for p in params if p.required],
-            "additionalProperties": False,
-        }
+        schema: dict[str, Any] = {"type": "object", "properties": {p.name: p.json_schema() for p in params}}
+        required = [p.name for p in params if p.required]
+        if required:
+            schema["required"] = required
+        schema["additionalProperties"] = False
+        return schema
 
 
-# Shared parameters: one wording everywhere, so the model learns it once.
-NODE = Param("node", "string", "Node name, e.g. pve1 (see pve_list_nodes).", required=True, max_length=63)
-NODE_FOR_GUEST = Param(
-    "node", "string", "Node hosting the guest. Optional: found from the vmid when omitted.", max_length=63
-)
-NODE_FOR_TASK = Param("node", "string", "Node that ran the task. Optional: read from the UPID.", max_length=63)
-VMID = Param("vmid", "integer", "Guest ID (VMID), e.g. 100.", required=True, minimum=100, maximum=999_999_999)
-UPID = Param("upid", "string", "Task ID (UPID) as returned by a task-starting tool.", required=True, max_length=512)
-STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm (see pve_list_storage).", required=True, max_length=64)
+# Shared parameters: one wording everywhere, so the model learns it once. Identifier length and
+# characters are checked by the server (validation.py), which keeps these schemas short.
+NODE = Param("node", "string", "Node name, e.g. pve1.", required=True)
+NODE_FOR_GUEST = Param("node", "string", "Node of the guest; found from vmid if omitted.")
+NODE_FOR_TASK = Param("node", "string", "Node of the task; read from the UPID if omitted.")
+VMID = Param("vmid", "integer", "Guest ID (VMID), e.g. 100.", required=True, minimum=100)
+UPID = Param("upid", "string", "Task ID (UPID) as a task-starting tool returned it.", required=True)
+STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm.", required=True)

@@ -63,7 +63,7 @@ TOOLS = (
             NODE,
             STORAGE,
             Param("content", "string", "Only this content type, e.g. iso, vztmpl or backup.", enum=CONTENT_TYPES),
-            Param("vmid", "integer", "Only volumes owned by this guest.", minimum=100, maximum=999_999_999),
+            Param("vmid", "integer", "Only volumes owned by this guest.", minimum=100),
         ),
     ),
 )

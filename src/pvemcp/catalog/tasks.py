@@ -15,8 +15,8 @@ TOOLS = (
             NODE,
             Param("limit", "integer", "Maximum number of tasks (default 50).", minimum=1, maximum=500),
             Param("start", "integer", "Skip this many tasks (paging).", minimum=0),
-            Param("vmid", "integer", "Only tasks for this guest.", minimum=100, maximum=999_999_999),
-            Param("typefilter", "string", "Only this task type, e.g. qmstart or vzdump.", max_length=64),
+            Param("vmid", "integer", "Only tasks for this guest.", minimum=100),
+            Param("typefilter", "string", "Only this task type, e.g. qmstart or vzdump."),
             Param("errors", "boolean", "Only tasks that failed."),
             Param(
                 "source",

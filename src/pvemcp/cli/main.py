@@ -6,6 +6,7 @@ import contextlib
 import json
 import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,7 +30,8 @@ def cli() -> None:
 
 
 def client_config(sandbox: bool) -> dict[str, Any]:
-    command = shutil.which("pvemcp") or sys.argv[0]
+    launched = Path(sys.argv[0])
+    command = str(launched.resolve()) if launched.is_file() else shutil.which("pvemcp") or "pvemcp"
     entry: dict[str, Any] = {"command": command, "args": ["run", "--sandbox"] if sandbox else ["run"]}
     entry["env"] = {"PVE_ACCESS_TIER": "read-execute"}
     return {"mcpServers": {"pvemcp-sandbox" if sandbox else "pvemcp": entry}}

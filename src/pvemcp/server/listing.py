@@ -10,11 +10,9 @@ from pvemcp.server.inventory import Inventory
 
 def tool_definition(spec: ToolSpec, *, alias: str | None = None) -> types.Tool:
     description = spec.description
-    if spec.confirm:
-        description += " Destructive: needs confirm=true."
     meta = None
     if alias is not None:
-        description = f"Deprecated alias of {spec.name}. {description}"
+        description = f"Deprecated alias of {spec.name}: same arguments and result. Prefer {spec.name}."
         meta = {"aliasFor": spec.name, "deprecated": True}
     return types.Tool(
         name=alias or spec.name,

@@ -17,6 +17,7 @@ from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.errors import ErrorCode, ToolCallError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@!=+,~-]*$")
+MAX_IDENTIFIER = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -24,6 +25,8 @@ def identifier_problem(value: str) -> str | None:
     """Why a string is unsafe as an identifier, or None when it is fine."""
     if not value:
         return "must not be empty"
+    if len(value) > MAX_IDENTIFIER:
+        return f"must be at most {MAX_IDENTIFIER} characters"
     if value.startswith("-"):
         return "must not start with '-'"
     if _CONTROL.search(value):
