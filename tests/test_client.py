@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ssl
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -15,7 +13,7 @@ from pvemcp.pve.client import ProxmoxClient, RetryPolicy
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.pve.tls import TlsConfig
 from pvemcp.sim import Fault, Simulator
-from pvemcp.sim.serve import SelfSigned, generate_self_signed, serve
+from pvemcp.sim.serve import serving
 from tests.conftest import client_for, sim_token
 
 pytestmark = pytest.mark.anyio
@@ -111,29 +109,8 @@ async def test_booleans_travel_as_0_and_1(sim: Simulator, pve: ProxmoxClient) ->
     assert sim.requests[-1].params == {"enabled": "1"}
 
 
-@asynccontextmanager
-async def served(sim: Simulator) -> AsyncIterator[tuple[str, SelfSigned]]:
-    cert = generate_self_signed(["127.0.0.1", "localhost"])
-    ready = anyio.Event()
-    port = 0
-
-    def on_ready(actual: int) -> None:
-        nonlocal port
-        port = actual
-        ready.set()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: serve(sim, host="127.0.0.1", port=0, cert=cert, ready=on_ready))
-        with anyio.fail_after(20):
-            await ready.wait()
-        try:
-            yield f"https://127.0.0.1:{port}", cert
-        finally:
-            tg.cancel_scope.cancel()
-
-
 async def test_tls_verification_is_on_by_default_and_refuses_a_self_signed_node(sim: Simulator) -> None:
-    async with served(sim) as (url, _):
+    async with serving(sim) as (url, _):
         client = ProxmoxClient(url, sim_token(sim), retry=RetryPolicy(attempts=1))
         error = await failure(client, "GET", "/version")
         await client.aclose()
@@ -142,7 +119,7 @@ async def test_tls_verification_is_on_by_default_and_refuses_a_self_signed_node(
 
 
 async def test_a_pinned_fingerprint_is_trusted(sim: Simulator) -> None:
-    async with served(sim) as (url, cert):
+    async with serving(sim) as (url, cert):
         client = ProxmoxClient(url, sim_token(sim), tls=TlsConfig(fingerprint=cert.fingerprint))
         version = await client.get("/version")
         await client.aclose()
@@ -150,7 +127,7 @@ async def test_a_pinned_fingerprint_is_trusted(sim: Simulator) -> None:
 
 
 async def test_a_wrong_pin_fails_before_any_credential_is_sent(sim: Simulator) -> None:
-    async with served(sim) as (url, _):
+    async with serving(sim) as (url, _):
         client = ProxmoxClient(url, sim_token(sim), tls=TlsConfig(fingerprint="AB" * 32), retry=RetryPolicy(1))
         error = await failure(client, "GET", "/version")
         await client.aclose()
@@ -159,7 +136,7 @@ async def test_a_wrong_pin_fails_before_any_credential_is_sent(sim: Simulator) -
 
 
 async def test_a_ca_file_is_trusted(sim: Simulator) -> None:
-    async with served(sim) as (url, cert):
+    async with serving(sim) as (url, cert):
         with tempfile.TemporaryDirectory() as tmp:
             ca = Path(tmp) / "ca.pem"
             ca.write_bytes(cert.cert_pem)
@@ -170,7 +147,7 @@ async def test_a_ca_file_is_trusted(sim: Simulator) -> None:
 
 async def test_insecure_mode_skips_verification_only_when_asked_by_name(sim: Simulator) -> None:
     assert TlsConfig().ssl_context().verify_mode is ssl.CERT_REQUIRED
-    async with served(sim) as (url, _):
+    async with serving(sim) as (url, _):
         client = ProxmoxClient(url, sim_token(sim), tls=TlsConfig(insecure=True))
         assert await client.get("/version")
         await client.aclose()
@@ -179,7 +156,7 @@ async def test_insecure_mode_skips_verification_only_when_asked_by_name(sim: Sim
 async def test_a_closed_port_is_connection_refused() -> None:
     sim = Simulator()
     with anyio.fail_after(10):
-        async with served(sim) as (url, _):
+        async with serving(sim) as (url, _):
             port = int(url.rsplit(":", 1)[1])
     client = ProxmoxClient(f"https://127.0.0.1:{port}", sim_token(sim), retry=RetryPolicy(1), timeout=5)
     error = await failure(client, "GET", "/version")

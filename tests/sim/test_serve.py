@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from pvemcp.sim import Fault, Simulator
-from pvemcp.sim.serve import generate_self_signed, serve
+from pvemcp.sim.serve import generate_self_signed, serve, serving
 
 from .support import API, data
 
@@ -35,30 +35,17 @@ def test_the_certificate_fingerprint_is_sha256_of_der_in_pve_notation() -> None:
 
 async def test_the_simulator_serves_over_https_to_a_client_pinned_to_its_certificate() -> None:
     sim = Simulator()
-    cert = generate_self_signed(["127.0.0.1"])
-    listening = anyio.Event()
-    ports: list[int] = []
-
-    def ready(port: int) -> None:
-        ports.append(port)
-        listening.set()
-
     with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: serve(sim, host="127.0.0.1", port=0, cert=cert, ready=ready))
-            await listening.wait()
+        async with serving(sim) as (url, cert):
             context = ssl.create_default_context(cadata=cert.cert_pem.decode())
             async with httpx2.AsyncClient(
-                base_url=f"https://127.0.0.1:{ports[0]}",
-                verify=context,
-                headers={"Authorization": sim.authorization},
+                base_url=url, verify=context, headers={"Authorization": sim.authorization}
             ) as client:
                 version = data(await client.get(f"{API}/version"))
                 nodes = data(await client.get(f"{API}/nodes"))
                 anonymous = await client.get(f"{API}/version", headers={"Authorization": ""})
-            tg.cancel_scope.cancel()
 
-    assert ports[0] > 0
+    assert int(url.rsplit(":", 1)[1]) > 0
     assert version["version"] == "9.1.4"
     assert nodes[0]["ssl_fingerprint"] == cert.fingerprint
     assert anonymous.status_code == 401
@@ -66,22 +53,10 @@ async def test_the_simulator_serves_over_https_to_a_client_pinned_to_its_certifi
 
 async def test_a_client_that_does_not_trust_the_certificate_is_refused_by_tls() -> None:
     sim = Simulator()
-    cert = generate_self_signed(["127.0.0.1"])
-    listening = anyio.Event()
-    ports: list[int] = []
-
-    def ready(port: int) -> None:
-        ports.append(port)
-        listening.set()
-
     with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: serve(sim, port=0, cert=cert, ready=ready))
-            await listening.wait()
-            async with httpx2.AsyncClient(base_url=f"https://127.0.0.1:{ports[0]}") as client:
-                with pytest.raises(httpx2.ConnectError):
-                    await client.get(f"{API}/version")
-            tg.cancel_scope.cancel()
+        async with serving(sim) as (url, _), httpx2.AsyncClient(base_url=url) as client:
+            with pytest.raises(httpx2.ConnectError):
+                await client.get(f"{API}/version")
 
 
 async def test_serving_off_loopback_needs_an_explicit_opt_in() -> None:
@@ -99,22 +74,11 @@ def test_a_certificate_needs_at_least_one_name() -> None:
 async def test_a_hanging_request_does_not_keep_the_server_from_stopping() -> None:
     sim = Simulator()
     sim.arm(Fault("hang"))
-    cert = generate_self_signed(["127.0.0.1"])
-    listening = anyio.Event()
-    ports: list[int] = []
-
-    def ready(port: int) -> None:
-        ports.append(port)
-        listening.set()
-
     with anyio.fail_after(10):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(lambda: serve(sim, port=0, cert=cert, ready=ready))
-            await listening.wait()
+        async with serving(sim) as (url, cert):
             context = ssl.create_default_context(cadata=cert.cert_pem.decode())
-            async with httpx2.AsyncClient(base_url=f"https://127.0.0.1:{ports[0]}", verify=context) as client:
+            async with httpx2.AsyncClient(base_url=url, verify=context) as client:
                 with pytest.raises(TimeoutError), anyio.fail_after(0.5):
                     await client.get(f"{API}/version")
-            tg.cancel_scope.cancel()
 
     assert [r.path for r in sim.requests] == ["/version"]

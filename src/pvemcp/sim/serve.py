@@ -13,7 +13,8 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -173,3 +174,28 @@ async def serve(
         for task in list(server.server_state.tasks):
             task.cancel()
         sock.close()
+
+
+@asynccontextmanager
+async def serving(
+    sim: Simulator, *, host: str = "127.0.0.1", cert: SelfSigned | None = None, startup_timeout: float = 20.0
+) -> AsyncIterator[tuple[str, SelfSigned]]:
+    """Serve `sim` on a free loopback port for the duration of the block; yields (base URL, cert)."""
+    import anyio
+
+    cert = cert or generate_self_signed([host])
+    listening = anyio.Event()
+    ports: list[int] = []
+
+    def ready(port: int) -> None:
+        ports.append(port)
+        listening.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: serve(sim, host=host, port=0, cert=cert, ready=ready))
+        with anyio.fail_after(startup_timeout):
+            await listening.wait()
+        try:
+            yield f"https://{host}:{ports[0]}", cert
+        finally:
+            tg.cancel_scope.cancel()
