@@ -1,0 +1,112 @@
+"""tools/list size per configuration: every byte of it sits in the model's context on every turn.
+
+The size is that of the compact JSON `tools` array as the SDK client receives it over the real
+server; tokens are estimated as bytes / 4, the usual rule of thumb for English and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from bench.common import Headline, Report, Table, inprocess_client, server_for
+from pvemcp.catalog.spec import Module, Tier
+from pvemcp.server.inventory import Inventory, Policy
+from pvemcp.sim import Simulator
+
+CONFIGS: tuple[tuple[str, Policy], ...] = (
+    ("default (read-only, core)", Policy()),
+    ("read-execute, core", Policy(tier=Tier.READ_EXECUTE, module=Module.CORE)),
+    ("full catalog (full, advanced)", Policy(tier=Tier.FULL, module=Module.ADVANCED)),
+)
+
+
+def compact(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+async def listed_tools(policy: Policy) -> list[dict[str, Any]]:
+    """The `tools` array of a tools/list answer, as plain JSON data."""
+    sim = Simulator()
+    client = inprocess_client(sim)
+    try:
+        async with Client(server_for(client, policy), mode="legacy", cache=None) as mcp:
+            result = await mcp.list_tools()
+    finally:
+        await client.aclose()
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    tools: list[dict[str, Any]] = dumped["tools"]
+    return tools
+
+
+def aliases(policy: Policy) -> int:
+    return sum(exposed.alias_of is not None for exposed in Inventory(policy).by_name.values())
+
+
+def parts(tool: dict[str, Any]) -> tuple[int, int, int]:
+    """Bytes of (description, input schema, output schema) of one tool."""
+    return (
+        compact(tool.get("description", "")),
+        compact(tool.get("inputSchema", {})),
+        compact(tool["outputSchema"]) if "outputSchema" in tool else 0,
+    )
+
+
+async def measure() -> Report:
+    report = Report("tools/list size")
+    sizes = Table(
+        "tools/list payload per configuration",
+        ["configuration", "tools", "of which aliases", "bytes", "~tokens", "bytes/tool", "largest tool (bytes)"],
+        notes=[
+            "bytes: compact JSON of the `tools` array; ~tokens = bytes / 4.",
+            "an alias is listed as a tool of its own, with a full copy of its tool's schema.",
+        ],
+    )
+    share = Table(
+        "Where the bytes go",
+        ["configuration", "descriptions", "input schemas", "output schemas", "everything else"],
+        notes=["share of the configuration's bytes; everything else: names, titles, annotations, keys, punctuation."],
+    )
+    largest: list[tuple[int, str]] = []
+    for label, policy in CONFIGS:
+        tools = await listed_tools(policy)
+        total = compact(tools)
+        per_tool = [(compact(tool), tool["name"]) for tool in tools]
+        biggest = max(per_tool, default=(0, "-"))
+        tokens = total / 4
+        sizes.rows.append(
+            [
+                label,
+                str(len(tools)),
+                str(aliases(policy)),
+                f"{total:,}",
+                f"{tokens:,.0f}",
+                f"{total / max(len(tools), 1):,.0f}",
+                f"{biggest[0]:,}",
+            ]
+        )
+        desc, inp, out = (sum(column) for column in zip(*(parts(tool) for tool in tools), strict=True))
+        rest = total - desc - inp - out
+
+        def pct(n: int, total: int = total) -> str:
+            return f"{100 * n / max(total, 1):.0f}%"
+
+        share.rows.append([label, pct(desc), pct(inp), pct(out), pct(rest)])
+        if policy.tier is Tier.FULL:
+            largest = sorted(per_tool, reverse=True)[:5]
+        report.headlines.append(Headline(f"{label}: tools / ~tokens", f"{len(tools)} / {tokens:,.0f}"))
+    top = Table("Largest tools in the full catalog", ["tool", "bytes"])
+    top.rows.extend([name, f"{size:,}"] for size, name in largest)
+    report.tables.extend([sizes, share, top])
+    return report
+
+
+def main() -> Report:
+    return anyio.run(measure)
+
+
+if __name__ == "__main__":
+    print(main().render())
