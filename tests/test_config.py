@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -75,3 +76,22 @@ def test_pvemcp_run_with_bad_settings_exits_with_one_message_and_no_traceback() 
     assert "Traceback" not in proc.stderr
     assert "PROXMOX_HOST is not set" in proc.stderr and "PVE_ACCESS_TIER='everything'" in proc.stderr
     assert "s3cr3t-value" not in proc.stderr
+
+
+@pytest.mark.anyio
+async def test_insecure_tls_logs_a_warning_when_the_client_is_built(caplog: pytest.LogCaptureFixture) -> None:
+    from pvemcp.server.stdio import make_client
+
+    config = load_config({**GOOD, "PROXMOX_ALLOW_INSECURE_TLS": "true"})
+    assert config.target is not None and config.target.tls.insecure
+    with caplog.at_level(logging.WARNING, logger="pvemcp"):
+        client = make_client(config)
+    await client.aclose()
+    assert "NOT verified" in caplog.text
+    assert "0f8e1d2c" not in caplog.text
+
+
+def test_a_pin_wins_over_insecure_mode() -> None:
+    config = load_config({**GOOD, "PROXMOX_ALLOW_INSECURE_TLS": "true", "PROXMOX_TLS_FINGERPRINT": "ab" * 32})
+    assert config.target is not None
+    assert config.target.tls.fingerprint == "ab" * 32 and not config.target.tls.insecure

@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 
 from .state import ClusterState, Node, Task
-from .tasks import UpidInfo, encode_upid
+from .tasks import new_task
 
 DAY = 86_400
 ADMIN = "root@pam"
@@ -29,26 +29,14 @@ def past_task(
     user: str = ADMIN,
 ) -> Task:
     """Record a task that already finished, with its log and final status line."""
-    info = UpidInfo(
-        node=node.name,
-        pid=node.new_pid(),
-        pstart=max(1, int((start - node.boot_time) * 100)),
-        starttime=int(start),
-        type=kind,
-        id=ident,
-        user=user,
-    )
     log = list(lines)
     log.append("TASK OK" if error is None else f"TASK ERROR: {error}")
-    task = Task(
-        upid=encode_upid(info),
-        node=node.name,
-        pid=info.pid,
-        pstart=info.pstart,
-        starttime=info.starttime,
-        type=kind,
-        id=ident,
-        user=user,
+    task = new_task(
+        node,
+        kind,
+        ident,
+        user,
+        start=start,
         end_at=start + duration,
         log=log,
         status="OK" if error is None else error,

@@ -58,6 +58,46 @@ def split_user(user: str) -> tuple[str, str | None]:
     return user, None
 
 
+def new_task(
+    node: Node,
+    kind: str,
+    ident: str,
+    user: str,
+    *,
+    start: float,
+    end_at: float,
+    log: list[str],
+    action: TaskAction | None = None,
+    status: str | None = None,
+    endtime: int | None = None,
+) -> Task:
+    """A task record with a fresh UPID: a new worker pid on ``node``, started at ``start``."""
+    info = UpidInfo(
+        node=node.name,
+        pid=node.new_pid(),
+        pstart=max(1, int((start - node.boot_time) * 100)),
+        starttime=int(start),
+        type=kind,
+        id=ident,
+        user=user,
+    )
+    return Task(
+        upid=encode_upid(info),
+        node=node.name,
+        pid=info.pid,
+        pstart=info.pstart,
+        starttime=info.starttime,
+        type=kind,
+        id=ident,
+        user=user,
+        end_at=end_at,
+        log=log,
+        action=action,
+        status=status,
+        endtime=endtime,
+    )
+
+
 def task_record(task: Task) -> dict[str, object]:
     """The fields PVE decodes from the UPID, with token tasks split the way PVE splits them."""
     user, token = split_user(task.user)
@@ -126,28 +166,7 @@ class TaskRunner:
         end_at = begin + duration
         if lock:
             self._busy_until[lock] = end_at
-        info = UpidInfo(
-            node=node.name,
-            pid=node.new_pid(),
-            pstart=max(1, int((now - node.boot_time) * 100)),
-            starttime=int(now),
-            type=kind,
-            id=ident,
-            user=user,
-        )
-        task = Task(
-            upid=encode_upid(info),
-            node=node.name,
-            pid=info.pid,
-            pstart=info.pstart,
-            starttime=info.starttime,
-            type=kind,
-            id=ident,
-            user=user,
-            end_at=end_at,
-            log=list(lines),
-            action=action,
-        )
+        task = new_task(node, kind, ident, user, start=now, end_at=end_at, log=list(lines), action=action)
         self._state.add_task(task)
         heapq.heappush(self._pending, (end_at, next(self._seq), task))
         return task
