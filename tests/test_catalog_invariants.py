@@ -46,7 +46,9 @@ def test_every_placeholder_is_a_parameter_that_is_required_or_resolvable(spec: T
     for name in spec.placeholders:
         param = spec.param(name)
         assert param is not None, name
-        resolvable = name == "node" and (spec.guest_type is not None or spec.param("upid") is not None)
+        resolvable = (name == "node" and (spec.guest_type is not None or spec.param("upid") is not None)) or (
+            name == "guest_type" and spec.guest_type == "any"
+        )
         assert param.required or resolvable, name
 
 
@@ -72,22 +74,31 @@ def test_every_listed_tool_carries_all_four_annotations_and_a_closed_schema() ->
         assert tool.input_schema["additionalProperties"] is False
 
 
+def official_paths(spec: ToolSpec) -> list[str]:
+    """A {guest_type} path stands for both the QEMU and the LXC endpoint."""
+    if "{guest_type}" in spec.path:
+        return [spec.path.replace("{guest_type}", kind) for kind in ("qemu", "lxc")]
+    return [spec.path]
+
+
 @pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
 def test_method_path_and_parameters_exist_in_the_official_schema(spec: ToolSpec) -> None:
-    endpoint = endpoints().get((spec.method, spec.path))
-    assert endpoint is not None, f"{spec.method} {spec.path} is not in the PVE API"
-    official = endpoint["parameters"]
-    for key in spec.fixed:
-        assert key in official
-    for param in spec.params:
-        if param.local:
-            continue
-        assert param.name in official, f"{param.name} is not a parameter of {spec.method} {spec.path}"
-        schema = official[param.name]
-        assert param.type == schema["type"], param.name
-        if param.enum and schema.get("enum"):
-            assert set(param.enum) <= set(schema["enum"]), param.name
-        if param.minimum is not None and schema.get("minimum") is not None:
-            assert param.minimum >= float(schema["minimum"]), param.name
-        if not schema.get("optional", False) and param.name not in spec.placeholders:
-            assert param.required, f"{param.name} is required by Proxmox"
+    for path in official_paths(spec):
+        endpoint = endpoints().get((spec.method, path))
+        assert endpoint is not None, f"{spec.method} {path} is not in the PVE API"
+        official = endpoint["parameters"]
+        for key in spec.fixed:
+            assert key in official
+        for param in spec.params:
+            if param.local or param.name == "guest_type":
+                continue
+            name = param.api_name
+            assert name in official, f"{name} is not a parameter of {spec.method} {path}"
+            schema = official[name]
+            assert param.type == schema["type"], name
+            if param.enum and schema.get("enum"):
+                assert set(param.enum) <= set(schema["enum"]), name
+            if param.minimum is not None and schema.get("minimum") is not None:
+                assert param.minimum >= float(schema["minimum"]), name
+            if not schema.get("optional", False) and param.name not in spec.placeholders and name not in spec.fixed:
+                assert param.required, f"{name} is required by Proxmox"

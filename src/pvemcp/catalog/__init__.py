@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from pvemcp.catalog import cluster, lxc, nodes, qemu, storage, tasks
+from pvemcp.catalog import (
+    access,
+    backup,
+    cluster,
+    firewall,
+    lxc,
+    monitoring,
+    network,
+    nodes,
+    pools,
+    qemu,
+    storage,
+    tasks,
+    templates,
+)
 from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
 
 ALL_TOOLS: tuple[ToolSpec, ...] = (
@@ -11,7 +25,14 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
     *qemu.TOOLS,
     *lxc.TOOLS,
     *storage.TOOLS,
+    *backup.TOOLS,
     *tasks.TOOLS,
+    *network.TOOLS,
+    *firewall.TOOLS,
+    *pools.TOOLS,
+    *access.TOOLS,
+    *templates.TOOLS,
+    *monitoring.TOOLS,
 )
 
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(spec.category for spec in ALL_TOOLS))

@@ -61,6 +61,12 @@ class Param:
     items: ParamType | None = None
     free_text: bool = False
     local: bool = False  # used by pvemcp itself (filtering, shaping), never sent to Proxmox
+    wire: str | None = None  # Proxmox's name for it, when the tool's name differs (archive → ostemplate)
+    encoding: Literal["pve-urlencode"] | None = None  # extra encoding Proxmox demands (cloud-init sshkeys)
+
+    @property
+    def api_name(self) -> str:
+        return self.wire or self.name
 
     def json_schema(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": self.type, "description": self.description}
@@ -106,6 +112,7 @@ class ToolSpec:
     handler: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     result_key: str = "value"
+    differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
 
     @property
     def read_only(self) -> bool:
@@ -120,11 +127,14 @@ class ToolSpec:
         return tuple(PLACEHOLDER.findall(self.path))
 
     @property
-    def guest_type(self) -> Literal["qemu", "lxc"] | None:
+    def guest_type(self) -> Literal["qemu", "lxc", "any"] | None:
+        """Which guests the vmid may name: one type, "any" (a {guest_type} path), or None (no guest)."""
         if "/qemu/{vmid}" in self.path:
             return "qemu"
         if "/lxc/{vmid}" in self.path:
             return "lxc"
+        if "/{guest_type}/{vmid}" in self.path:
+            return "any"
         return None
 
     def param(self, name: str) -> Param | None:
@@ -148,3 +158,4 @@ NODE_FOR_TASK = Param("node", "string", "Node of the task; read from the UPID if
 VMID = Param("vmid", "integer", "Guest ID (VMID), e.g. 100.", required=True, minimum=100)
 UPID = Param("upid", "string", "Task ID (UPID) as a task-starting tool returned it.", required=True)
 STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm.", required=True)
+GUEST_TYPE = Param("guest_type", "string", "qemu or lxc; found from vmid if omitted.", enum=("qemu", "lxc"))

@@ -18,11 +18,12 @@ from mcp.shared.exceptions import MCPError
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.server import shaping
+from pvemcp.server.call import Call
 from pvemcp.server.confirm import require_confirmation
-from pvemcp.server.handlers import HANDLERS, Call
+from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.listing import build_listing
-from pvemcp.server.resolve import GuestLocator, fill_node
+from pvemcp.server.resolve import GuestLocator, fill_location
 from pvemcp.server.validation import ArgumentValidator
 
 log = logging.getLogger("pvemcp.call")
@@ -58,7 +59,7 @@ async def call_tool(runtime: Runtime, name: str, arguments: Mapping[str, Any] | 
     outcome = "ok"
     try:
         args = runtime.validators[spec.name].validate(arguments or {})
-        await fill_node(spec.guest_type, spec.param("upid") is not None, args, runtime.locator)
+        await fill_location(spec, args, runtime.locator)
         require_confirmation(spec, name, args)
         data = await HANDLERS[spec.handler or "rest"](Call(spec, args, runtime.client))
         return shaping.success(shaping.structure(spec, data))

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import PveMcpError
 from pvemcp.pve.upid import parse_upid
-
-CONTROL_ARGS = frozenset({"confirm"})
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    spec: ToolSpec
-    args: dict[str, Any]
-    client: ProxmoxClient
-
-
-Handler = Callable[[Call], Awaitable[Any]]
+from pvemcp.server.call import Call, Handler, api_params
+from pvemcp.server.composites import HANDLERS as COMPOSITES
 
 
 async def task_summary(client: ProxmoxClient, upid: str) -> dict[str, Any]:
@@ -50,9 +37,8 @@ async def task_summary(client: ProxmoxClient, upid: str) -> dict[str, Any]:
 async def rest(call: Call) -> Any:
     """Expand the path from the arguments; send the rest as query or form parameters."""
     spec = call.spec
-    args = {k: v for k, v in call.args.items() if k not in CONTROL_ARGS}
-    path_values = {name: args.pop(name) for name in spec.placeholders}
-    data = await call.client.request(spec.method, wire.expand_path(spec.path, path_values), {**spec.fixed, **args})
+    path_values = {name: call.args[name] for name in spec.placeholders}
+    data = await call.client.request(spec.method, wire.expand_path(spec.path, path_values), api_params(call))
     if spec.returns_task and isinstance(data, str):
         return await task_summary(call.client, data)
     return data
@@ -75,4 +61,5 @@ async def legacy_list_guests(call: Call) -> Any:
 HANDLERS: dict[str, Handler] = {
     "rest": rest,
     "legacy_list_guests": legacy_list_guests,
+    **COMPOSITES,
 }

@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 
+from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, ToolCallError
 from pvemcp.pve.upid import parse_upid
@@ -69,21 +70,26 @@ class GuestLocator:
 KIND_NAMES = {"qemu": "QEMU VM", "lxc": "LXC container"}
 
 
-async def fill_node(spec_guest_type: str | None, has_upid: bool, args: dict[str, Any], locator: GuestLocator) -> None:
-    """Add `node` to the arguments when the caller left it out and it can be found."""
-    if args.get("node"):
-        return
-    if spec_guest_type and "vmid" in args:
+async def fill_location(spec: ToolSpec, args: dict[str, Any], locator: GuestLocator) -> None:
+    """Add `node` (and `guest_type` for {guest_type} paths) when the caller left them out."""
+    wanted = spec.guest_type
+    if wanted is not None and "vmid" in args:
+        needs_type = wanted == "any" and not args.get("guest_type")
+        if args.get("node") and not needs_type:
+            return
         ref = await locator.locate(int(args["vmid"]))
-        if ref.type != spec_guest_type:
+        expected = args.get("guest_type") or (wanted if wanted != "any" else ref.type)
+        if ref.type != expected:
             other = "pve_get_lxc_status" if ref.type == "lxc" else "pve_get_qemu_status"
             raise ToolCallError(
                 ErrorCode.GUEST_NOT_FOUND,
-                f"VMID {ref.vmid} is a {KIND_NAMES.get(ref.type, ref.type)}, not a {KIND_NAMES[spec_guest_type]}.",
+                f"VMID {ref.vmid} is a {KIND_NAMES.get(ref.type, ref.type)}, not a {KIND_NAMES[expected]}.",
                 f"Use the {ref.type} tools for it (e.g. {other}).",
             )
-        args["node"] = ref.node
-    elif has_upid and isinstance(args.get("upid"), str):
+        args.setdefault("node", ref.node)
+        if wanted == "any":
+            args["guest_type"] = ref.type
+    elif spec.param("upid") is not None and not args.get("node") and isinstance(args.get("upid"), str):
         parsed = parse_upid(args["upid"])
         if parsed is None:
             raise ToolCallError(

@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from ..routes import Route
-from . import cluster, guests, nodes, power, storage, tasks
+from . import (
+    access,
+    backup,
+    cluster,
+    firewall,
+    guests,
+    guests_admin,
+    monitoring,
+    network,
+    nodes,
+    pools,
+    power,
+    storage,
+    tasks,
+)
 
 ALL_ROUTES: tuple[Route, ...] = (
     *cluster.ROUTES,
@@ -12,6 +26,13 @@ ALL_ROUTES: tuple[Route, ...] = (
     *power.ROUTES,
     *storage.ROUTES,
     *tasks.ROUTES,
+    *guests_admin.ROUTES,
+    *backup.ROUTES,
+    *network.ROUTES,
+    *firewall.ROUTES,
+    *pools.ROUTES,
+    *access.ROUTES,
+    *monitoring.ROUTES,
 )
 
 __all__ = ["ALL_ROUTES"]

@@ -1,0 +1,5 @@
+"""Access tools."""
+
+from pvemcp.catalog.spec import ToolSpec
+
+TOOLS: tuple[ToolSpec, ...] = ()

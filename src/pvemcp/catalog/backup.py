@@ -1,0 +1,5 @@
+"""Backup tools."""
+
+from pvemcp.catalog.spec import ToolSpec
+
+TOOLS: tuple[ToolSpec, ...] = ()

@@ -1,0 +1,5 @@
+"""Firewall tools."""
+
+from pvemcp.catalog.spec import ToolSpec
+
+TOOLS: tuple[ToolSpec, ...] = ()

@@ -1,0 +1,5 @@
+"""Monitoring tools."""
+
+from pvemcp.catalog.spec import ToolSpec
+
+TOOLS: tuple[ToolSpec, ...] = ()

@@ -1,0 +1,5 @@
+"""Network tools."""
+
+from pvemcp.catalog.spec import ToolSpec
+
+TOOLS: tuple[ToolSpec, ...] = ()

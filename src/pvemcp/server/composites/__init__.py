@@ -1,0 +1,11 @@
+"""Named handlers for tools that are more than one REST call, one module per area.
+
+Each module exports `HANDLERS: dict[str, Handler]`; a ToolSpec names one with `handler="..."`.
+"""
+
+from __future__ import annotations
+
+from pvemcp.server.call import Handler
+from pvemcp.server.composites import access, guests, monitoring, storage
+
+HANDLERS: dict[str, Handler] = {**guests.HANDLERS, **storage.HANDLERS, **access.HANDLERS, **monitoring.HANDLERS}

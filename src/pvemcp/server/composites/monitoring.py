@@ -1,0 +1,7 @@
+"""Composite handlers for monitoring tools."""
+
+from __future__ import annotations
+
+from pvemcp.server.call import Handler
+
+HANDLERS: dict[str, Handler] = {}

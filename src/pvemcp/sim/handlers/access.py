@@ -1,0 +1,7 @@
+"""Simulated access endpoints."""
+
+from __future__ import annotations
+
+from ..routes import Route
+
+ROUTES: tuple[Route, ...] = ()

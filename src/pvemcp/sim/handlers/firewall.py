@@ -1,0 +1,7 @@
+"""Simulated firewall endpoints."""
+
+from __future__ import annotations
+
+from ..routes import Route
+
+ROUTES: tuple[Route, ...] = ()

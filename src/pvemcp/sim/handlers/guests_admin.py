@@ -1,0 +1,7 @@
+"""Simulated guests admin endpoints."""
+
+from __future__ import annotations
+
+from ..routes import Route
+
+ROUTES: tuple[Route, ...] = ()
