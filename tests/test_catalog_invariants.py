@@ -60,8 +60,11 @@ def test_safety_flags_are_consistent(spec: ToolSpec) -> None:
         assert spec.method == "GET" and not spec.destructive
     if spec.method != "GET":
         assert spec.tier > Tier.READ_ONLY
-    if any(word in spec.name for word in ("stop", "shutdown", "reboot", "reset", "suspend", "delete", "rollback")):
-        assert spec.confirm, "tools that stop or remove things confirm"
+    words = ("stop", "shutdown", "reboot", "reset", "suspend", "delete", "rollback", "restore", "migrate")
+    if any(word in spec.name for word in words) and spec.method != "GET":
+        assert spec.confirm, "tools that stop, remove, roll back, restore or migrate things confirm"
+    for name in spec.at_least_one:
+        assert spec.param(name) is not None, name
 
 
 def test_every_listed_tool_carries_all_four_annotations_and_a_closed_schema() -> None:

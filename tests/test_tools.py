@@ -12,33 +12,10 @@ from pvemcp.catalog.spec import Tier
 from pvemcp.server.inventory import Policy
 from pvemcp.sim import Simulator
 from pvemcp.sim.state import Guest
-from tests.conftest import McpFactory, payload
+from tests.conftest import McpFactory
+from tests.helpers import call, failed, pick
 
 pytestmark = pytest.mark.anyio
-
-
-def pick(sim: Simulator, kind: str, status: str) -> Guest:
-    for guest in sim.state.guests.values():
-        if guest.type == kind and not guest.template and guest.status == status and not guest.paused:
-            return guest
-    raise AssertionError(f"the simulator has no {status} {kind} guest")
-
-
-async def call(connect: McpFactory, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    async with connect() as client:
-        result = await client.call_tool(name, args or {})
-    assert not result.is_error, result.structured_content
-    assert result.content and result.content[0].type == "text"
-    return payload(result)
-
-
-async def failed(connect: McpFactory, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    async with connect() as client:
-        result = await client.call_tool(name, args)
-    assert result.is_error
-    body = payload(result)
-    assert set(body) >= {"code", "message", "hint"}
-    return body
 
 
 @pytest.mark.parametrize("name", ["pve_list_nodes", "listNodes"])

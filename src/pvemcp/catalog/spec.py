@@ -112,6 +112,7 @@ class ToolSpec:
     handler: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     result_key: str = "value"
+    at_least_one: tuple[str, ...] = ()  # update tools: at least one of these arguments must be given
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
 
     @property

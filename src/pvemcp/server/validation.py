@@ -77,4 +77,9 @@ class ArgumentValidator:
                         f"Invalid arguments for {self.spec.name}: {name} {problem} (got {value[:80]!r}).",
                         f"Pass the plain {name} as listed by Proxmox.",
                     )
+        if self.spec.at_least_one and not any(arguments.get(n) is not None for n in self.spec.at_least_one):
+            raise rejected(
+                f"{self.spec.name} needs at least one of: {', '.join(self.spec.at_least_one)}.",
+                "Pass the settings to change; the others stay as they are.",
+            )
         return dict(arguments)
