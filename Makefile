@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck fmt docs bench clean
+.PHONY: demo test check lint typecheck fmt docs bench clean snapshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
+
+docs: $(STAMP)
+	$(BIN)/pvemcp tools --markdown > docs/TOOLS.md
+
+snapshots: $(STAMP)
+	PVEMCP_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_docs.py

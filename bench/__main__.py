@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import cold_start, concurrency, listing, memory, overhead
+from bench import cold_start, concurrency, listing, memory, overhead, paging
 from bench.common import Headline, Report, summary
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
     "overhead": ("Per-call overhead of the MCP server", overhead.main),
     "concurrency": ("Concurrency", concurrency.main),
     "memory": ("Memory", memory.main),
+    "paging": ("5,000-guest inventory", paging.main),
 }
 
 

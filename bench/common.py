@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import psutil
 from mcp.server import Server
@@ -183,24 +182,10 @@ def server_for(client: ProxmoxClient, policy: Policy | None = None) -> Server[An
 @asynccontextmanager
 async def served(sim: Simulator) -> AsyncIterator[tuple[int, str]]:
     """The simulator over real HTTPS on 127.0.0.1 with a fresh certificate; yields (port, fingerprint)."""
-    from pvemcp.sim.serve import generate_self_signed, serve
+    from pvemcp.sim.serve import serving
 
-    cert = generate_self_signed(["127.0.0.1", "localhost"])
-    ports: list[int] = []
-    ready = anyio.Event()
-
-    def on_ready(port: int) -> None:
-        ports.append(port)
-        ready.set()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: serve(sim, host="127.0.0.1", port=0, cert=cert, ready=on_ready))
-        with anyio.fail_after(SERVE_TIMEOUT):
-            await ready.wait()
-        try:
-            yield ports[0], cert.fingerprint
-        finally:
-            tg.cancel_scope.cancel()
+    async with serving(sim, startup_timeout=SERVE_TIMEOUT) as (url, cert):
+        yield int(url.rsplit(":", 1)[1]), cert.fingerprint
 
 
 def target_env(sim: Simulator, port: int, fingerprint: str) -> dict[str, str]:

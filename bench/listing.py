@@ -98,6 +98,15 @@ async def measure() -> Report:
         if policy.tier is Tier.FULL:
             largest = sorted(per_tool, reverse=True)[:5]
         report.headlines.append(Headline(f"{label}: tools / ~tokens", f"{len(tools)} / {tokens:,.0f}"))
+        if policy.tier is Tier.FULL:
+            per = total / max(len(tools), 1)
+            report.headlines.append(
+                Headline(f"{label}: bytes per tool", f"{per:,.0f}", "≤ 400 (nandi 661)", per <= 400)
+            )
+        elif policy == Policy():
+            report.headlines.append(
+                Headline(f"{label}: bytes", f"{total:,}", "≤ 21,000 (nandi 42,861)", total <= 21_000)
+            )
     top = Table("Largest tools in the full catalog", ["tool", "bytes"])
     top.rows.extend([name, f"{size:,}"] for size, name in largest)
     report.tables.extend([sizes, share, top])

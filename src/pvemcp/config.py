@@ -59,6 +59,8 @@ class EnvSettings(BaseSettings):
     pve_tool_blacklist: str | None = None
     pve_log_level: str | None = None
     pve_sandbox: str | None = None
+    pve_aliases: str | None = None
+    pve_result_max_bytes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class Config:
     target: ProxmoxTarget | None
     policy: Policy
     log_level: int
+    result_max_bytes: int = 40_000
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -168,12 +171,20 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
         categories=env.pve_categories,
         whitelist=env.pve_tool_whitelist,
         blacklist=env.pve_tool_blacklist,
+        aliases=env.pve_aliases,
     )
     problems.extend(policy_problems)
     level_text = (env.pve_log_level or "info").strip().lower()
     if level_text not in LOG_LEVELS:
         problems.append(f"PVE_LOG_LEVEL={env.pve_log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    max_bytes = _number("PVE_RESULT_MAX_BYTES", env.pve_result_max_bytes, 40_000, problems, low=2_000, high=10_000_000)
     target = None if sandbox else _target(env, problems)
     if problems:
         raise ConfigError(problems)
-    return Config(sandbox=sandbox, target=target, policy=policy, log_level=LOG_LEVELS.get(level_text, logging.INFO))
+    return Config(
+        sandbox=sandbox,
+        target=target,
+        policy=policy,
+        log_level=LOG_LEVELS.get(level_text, logging.INFO),
+        result_max_bytes=int(max_bytes),
+    )

@@ -90,6 +90,14 @@ CONFIRM = Param(
 )
 
 
+# Added to every `paged` tool; pvemcp applies them itself (Proxmox never sees them).
+PAGING = (
+    Param("fields", "array", "Keep only these keys of each item.", items="string", local=True),
+    Param("limit", "integer", "Items per page; default: as many as fit.", minimum=1, local=True),
+    Param("cursor", "string", "next_cursor from the previous page.", local=True),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
     """Everything pvemcp knows about one tool; see DESIGN.md, "One tool = one record"."""
@@ -112,6 +120,8 @@ class ToolSpec:
     handler: str | None = None
     fixed: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     result_key: str = "value"
+    paged: bool = False  # a list that grows with the cluster: adds fields/limit/cursor, pages within the budget
+    page_key: str | None = None  # item key that orders pages stably (e.g. "id", "vmid", "volid")
     at_least_one: tuple[str, ...] = ()  # update tools: at least one of these arguments must be given
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
 
@@ -138,11 +148,16 @@ class ToolSpec:
             return "any"
         return None
 
+    @property
+    def all_params(self) -> tuple[Param, ...]:
+        """The tool's own parameters plus the ones pvemcp adds (paging, confirm)."""
+        return self.params + (PAGING if self.paged else ()) + ((CONFIRM,) if self.confirm else ())
+
     def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
+        return next((p for p in self.all_params if p.name == name), None)
 
     def input_schema(self) -> dict[str, Any]:
-        params = (*self.params, CONFIRM) if self.confirm else self.params
+        params = self.all_params
         schema: dict[str, Any] = {"type": "object", "properties": {p.name: p.json_schema() for p in params}}
         required = [p.name for p in params if p.required]
         if required:

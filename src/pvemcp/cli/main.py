@@ -64,8 +64,14 @@ def run(sandbox: bool, print_config: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--all", "show_all", is_flag=True, help="The whole catalog, not only what this configuration exposes.")
-def tools(as_json: bool, show_all: bool) -> None:
+@click.option("--markdown", is_flag=True, help="Print docs/TOOLS.md (the whole catalog) and exit.")
+def tools(as_json: bool, show_all: bool, markdown: bool) -> None:
     """List the tools the current configuration exposes."""
+    if markdown:
+        from pvemcp.cli.docs import render_markdown
+
+        click.echo(render_markdown(), nl=False)
+        return
     from pvemcp.cli.tools import render_tools
 
     config = _load(sandbox=True)

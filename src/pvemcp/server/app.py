@@ -10,6 +10,7 @@ from mcp.server.context import ServerRequestContext
 
 from pvemcp import __version__
 from pvemcp.server.dispatch import Runtime, call_tool
+from pvemcp.server.prompts import Prompts
 
 INSTRUCTIONS = """\
 pvemcp operates a Proxmox VE cluster through its API.
@@ -34,6 +35,19 @@ def build_server(runtime: Runtime) -> Server[Any]:
     async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
         return await call_tool(runtime, params.name, params.arguments)
 
+    prompts = Prompts(runtime.inventory)
+
+    async def on_list_prompts(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=prompts.listing)
+
+    async def on_get_prompt(
+        ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        return prompts.get(params.name, params.arguments)
+
+    offered = bool(prompts.recipes)  # no prompts capability at all when none is offered
     server: Server[Any] = Server(
         "pvemcp",
         version=__version__,
@@ -41,5 +55,7 @@ def build_server(runtime: Runtime) -> Server[Any]:
         instructions=INSTRUCTIONS,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
+        on_list_prompts=on_list_prompts if offered else None,
+        on_get_prompt=on_get_prompt if offered else None,
     )
     return server

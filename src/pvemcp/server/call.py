@@ -36,7 +36,7 @@ def api_params(call: Call) -> dict[str, Any]:
     skip = CONTROL_ARGS | set(spec.placeholders)
     for name, value in call.args.items():
         param = spec.param(name)
-        if name in skip or param is None or param.local:
+        if name in skip or param is None or param.local or name == "confirm":
             continue
         if param.encoding == "pve-urlencode" and isinstance(value, str):
             value = pve_urlencode(value)

@@ -35,6 +35,7 @@ class Runtime:
 
     client: ProxmoxClient
     inventory: Inventory
+    max_result_bytes: int = 40_000
     locator: GuestLocator = field(init=False)
     validators: dict[str, ArgumentValidator] = field(init=False)
     tools: list[types.Tool] = field(init=False)
@@ -62,7 +63,7 @@ async def call_tool(runtime: Runtime, name: str, arguments: Mapping[str, Any] | 
         await fill_location(spec, args, runtime.locator)
         require_confirmation(spec, name, args)
         data = await HANDLERS[spec.handler or "rest"](Call(spec, args, runtime.client))
-        return shaping.success(shaping.structure(spec, data))
+        return shaping.success(shaping.shape(spec, args, data, runtime.max_result_bytes))
     except PveMcpError as exc:
         outcome = str(exc.code)
         return shaping.failure(exc)

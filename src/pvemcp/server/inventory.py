@@ -10,7 +10,9 @@ Filters apply in this order; each can only remove tools, never add one back:
 5. blacklist      PVE_TOOL_BLACKLIST removes tools.
 
 A list may name a tool or one of its aliases: either name acts on the canonical tool, and an
-alias is exposed exactly when its canonical tool is. Unknown names stop start-up.
+alias is exposed exactly when its canonical tool is. PVE_ALIASES=listed (default) lists aliases as
+tools of their own; hidden keeps them callable but unlisted; off removes them. Unknown names stop
+start-up.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pvemcp.catalog import ALL_TOOLS, CATEGORIES
 from pvemcp.catalog.spec import Module, Tier, ToolSpec
+
+AliasMode = Literal["listed", "hidden", "off"]
+ALIAS_MODES: tuple[AliasMode, ...] = ("listed", "hidden", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +36,7 @@ class Policy:
     categories: frozenset[str] = frozenset()
     whitelist: frozenset[str] = frozenset()
     blacklist: frozenset[str] = frozenset()
+    aliases: AliasMode = "listed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,7 @@ def parse_policy(
     categories: str | None,
     whitelist: str | None,
     blacklist: str | None,
+    aliases: str | None = None,
     catalog: Sequence[ToolSpec] = ALL_TOOLS,
 ) -> tuple[Policy, list[str]]:
     """Build a Policy from settings text; return it with every problem found (empty when valid)."""
@@ -93,7 +101,17 @@ def parse_policy(
             else:
                 problems.append(f"{env} names unknown tool {name!r}{_suggest(name, names)}")
         lists[env] = frozenset(canonical)
+    alias_mode: AliasMode = "listed"
+    if aliases and aliases.strip():
+        mode = aliases.strip().lower()
+        if mode == "hidden":
+            alias_mode = "hidden"
+        elif mode == "off":
+            alias_mode = "off"
+        elif mode != "listed":
+            problems.append(f"PVE_ALIASES={aliases!r} is not one of listed, hidden, off{_suggest(mode, ALIAS_MODES)}")
     policy = Policy(
+        aliases=alias_mode,
         tier=parsed_tier,
         module=parsed_module,
         categories=frozenset(cats),
@@ -131,8 +149,15 @@ class Inventory:
         for spec in self.catalog:
             if hidden_by(spec, self.policy) is None:
                 self.by_name[spec.name] = Exposed(spec)
+                if self.policy.aliases == "off":
+                    continue
                 for alias in spec.aliases:
                     self.by_name[alias] = Exposed(spec, alias_of=spec.name)
+
+    def listed(self) -> list[tuple[str, Exposed]]:
+        """What tools/list shows: hidden aliases stay callable but unlisted."""
+        hide = self.policy.aliases != "listed"
+        return [(name, e) for name, e in self.by_name.items() if not (hide and e.alias_of)]
 
     def get(self, name: str) -> Exposed | None:
         return self.by_name.get(name)

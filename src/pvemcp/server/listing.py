@@ -30,4 +30,4 @@ def tool_definition(spec: ToolSpec, *, alias: str | None = None) -> types.Tool:
 
 
 def build_listing(inventory: Inventory) -> list[types.Tool]:
-    return [tool_definition(e.spec, alias=name if e.alias_of else None) for name, e in inventory.by_name.items()]
+    return [tool_definition(e.spec, alias=name if e.alias_of else None) for name, e in inventory.listed()]

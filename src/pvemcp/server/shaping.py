@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import mcp_types as types
 
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.errors import PveMcpError
+from pvemcp.server import paging
 
 
 def compact(payload: Any) -> str:
@@ -24,6 +26,13 @@ def structure(spec: ToolSpec, data: Any) -> dict[str, Any]:
     if isinstance(data, str) and data.isdigit():  # Proxmox sends some integers as strings (nextid)
         return {spec.result_key: int(data)}
     return {spec.result_key: data}
+
+
+def shape(spec: ToolSpec, args: Mapping[str, Any], data: Any, max_bytes: int) -> dict[str, Any]:
+    """The structured result: paged for paged lists, otherwise kept within the byte budget."""
+    if spec.paged and isinstance(data, list):
+        return paging.page(spec, args, data, max_bytes)
+    return paging.fit(structure(spec, data), max_bytes)
 
 
 def success(payload: dict[str, Any]) -> types.CallToolResult:

@@ -57,7 +57,7 @@ async def serve_stdio(config: Config) -> None:
 
     client = make_client(config)
     try:
-        runtime = Runtime(client, Inventory(config.policy))
+        runtime = Runtime(client, Inventory(config.policy), max_result_bytes=config.result_max_bytes)
         server = build_server(runtime)
         settle_heap()
         where = "the sandbox cluster" if config.sandbox else config.target.base_url if config.target else "?"

@@ -56,7 +56,7 @@ class ArgumentValidator:
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
         self._validator = Draft202012Validator(spec.input_schema())
-        self._text_params = {p.name: p.free_text for p in spec.params if p.type == "string"}
+        self._text_params = {p.name: p.free_text for p in spec.all_params if p.type == "string"}
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         errors = sorted(self._validator.iter_errors(dict(arguments)), key=lambda e: list(e.path))

@@ -1,0 +1,101 @@
+"""docs/TOOLS.md, generated from the catalog (`pvemcp tools --markdown`); a test keeps it current."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pvemcp.catalog import ALL_TOOLS, CATEGORIES
+from pvemcp.catalog.spec import Module, Tier, ToolSpec
+from pvemcp.server.inventory import Inventory, Policy
+
+GENERAL_DIFFERENCES = (
+    "The default access tier is read-only (nandi: full); the tier is a ceiling that no whitelist raises.",
+    "Unknown tiers, module modes, categories and tool names stop start-up with the closest valid name"
+    " (nandi ignores them silently or crashes).",
+    "Whitelisting or blacklisting an alias acts on its tool too; PVE_ALIASES=listed|hidden|off.",
+    "Every tool and parameter is described for the model; `node` is optional wherever a vmid names the guest.",
+    "Results are structured content plus compact JSON; failures set isError with {code, message, hint} and keep"
+    " Proxmox's own words; reads are retried only on transient failures, writes never.",
+    "Big lists page (fields, limit, cursor) and every result fits PVE_RESULT_MAX_BYTES, saying when it was cut.",
+)
+
+
+def _flags(spec: ToolSpec) -> str:
+    return "".join(
+        letter for on, letter in ((spec.destructive, "D"), (spec.confirm, "C"), (spec.is_idempotent, "I")) if on
+    )
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _endpoint(spec: ToolSpec) -> str:
+    return f"`{spec.method} {spec.path}`" + (f" (via {spec.handler})" if spec.handler else "")
+
+
+def render_markdown() -> str:
+    lines = [
+        "# pvemcp tools",
+        "",
+        "Generated from the catalog by `pvemcp tools --markdown`; do not edit by hand.",
+        "Flags: D destructive, C needs confirm=true, I idempotent. Tiers: RO read-only, RX read-execute, F full.",
+        "",
+        "## Counts",
+        "",
+        _row(["category", "tools", "core / advanced", "RO / RX / F", "confirm", "aliases"]),
+        _row(["---", "---:", "---", "---", "---:", "---:"]),
+    ]
+    tier_short = {Tier.READ_ONLY: "RO", Tier.READ_EXECUTE: "RX", Tier.FULL: "F"}
+    for category in [*CATEGORIES, None]:
+        specs = [s for s in ALL_TOOLS if category is None or s.category == category]
+        modules = Counter(s.module for s in specs)
+        tiers = Counter(s.tier for s in specs)
+        lines.append(
+            _row(
+                [
+                    "**total**" if category is None else category,
+                    str(len(specs)),
+                    f"{modules[Module.CORE]} / {modules[Module.ADVANCED]}",
+                    " / ".join(str(tiers[t]) for t in Tier),
+                    str(sum(s.confirm for s in specs)),
+                    str(sum(len(s.aliases) for s in specs)),
+                ]
+            )
+        )
+    lines += [
+        "",
+        "Tools exposed by each policy (canonical tools + aliases, PVE_ALIASES=listed, no other filters):",
+        "",
+        _row(["PVE_ACCESS_TIER", "core", "advanced"]),
+        _row(["---", "---:", "---:"]),
+    ]
+    for tier in Tier:
+        cells = [tier.label + (" (default)" if tier is Tier.READ_ONLY else "")]
+        for module in Module:
+            inventory = Inventory(Policy(tier=tier, module=module))
+            aliases = sum(1 for e in inventory.by_name.values() if e.alias_of)
+            cells.append(f"{len(inventory) - aliases} + {aliases}")
+        lines.append(_row(cells))
+    for category in CATEGORIES:
+        lines += ["", f"## {category}", "", _row(["tool", "tier", "module", "flags", "endpoint", "description"])]
+        lines.append(_row(["---"] * 6))
+        for spec in (s for s in ALL_TOOLS if s.category == category):
+            name = f"`{spec.name}`" + "".join(f"<br>alias `{a}`" for a in spec.aliases)
+            lines.append(
+                _row(
+                    [
+                        name,
+                        tier_short[spec.tier],
+                        spec.module.value,
+                        _flags(spec),
+                        _endpoint(spec),
+                        spec.description.replace("|", "\\|"),
+                    ]
+                )
+            )
+    lines += ["", "## Differences from nandi-proxmox-mcp", "", "In general:", ""]
+    lines += [f"- {text}" for text in GENERAL_DIFFERENCES]
+    lines += ["", "Tool by tool:", ""]
+    lines += [f"- `{s.name}`: {s.differs}" for s in ALL_TOOLS if s.differs]
+    return "\n".join(lines) + "\n"
