@@ -116,3 +116,20 @@ def test_the_listing_order_is_the_catalog_order_with_aliases_after_their_tool() 
     for spec in ALL_TOOLS:
         expected += [spec.name, *spec.aliases]
     assert names == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "callable_", "listed"), [("listed", True, True), ("hidden", True, False), ("off", False, False)]
+)
+def test_alias_modes_decide_whether_aliases_are_listed_and_callable(mode: str, callable_: bool, listed: bool) -> None:
+    from pvemcp.server.listing import build_listing
+
+    inventory = Inventory(load_config({**SANDBOX, "PVE_ALIASES": mode}).policy)
+    assert (inventory.get("listNodes") is not None) is callable_
+    assert ("listNodes" in {t.name for t in build_listing(inventory)}) is listed
+    assert inventory.get("pve_list_nodes") is not None
+
+
+def test_an_unknown_alias_mode_stops_start_up() -> None:
+    with pytest.raises(ConfigError, match="PVE_ALIASES='hide'"):
+        load_config({**SANDBOX, "PVE_ALIASES": "hide"})
