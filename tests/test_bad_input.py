@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pvemcp.catalog import ALL_TOOLS
-from pvemcp.catalog.spec import ToolSpec
+from pvemcp.catalog.spec import Param, ToolSpec
 from pvemcp.sim import Simulator
 from tests.conftest import McpFactory, payload
 
@@ -16,10 +16,24 @@ pytestmark = pytest.mark.anyio
 UPID = "UPID:pve1:00001234:00005678:6743A1B2:qmstart:100:root@pam!pvemcp:"
 BASE: dict[str, Any] = {"node": "pve1", "vmid": 100, "upid": UPID, "storage": "local"}
 PATH_BREAKERS = ["../etc", "pve1/../x", "a/b", "a?b=1", "a#b", "a\nb", "a\x00b", "-oProxyCommand=x", "a b", ""]
+TEXT_BREAKERS = ["-rf", "a\x00b", "a\x1bb"]
+WRONG_TYPE: dict[str, object] = {"integer": "100", "boolean": "yes", "string": 7, "number": "1", "array": "x"}
+
+
+def sample(param: Param) -> object:
+    if param.name in BASE:
+        return BASE[param.name]
+    if param.enum:
+        return param.enum[0]
+    return {"string": "x1", "integer": param.minimum or 1, "boolean": True, "number": 1, "array": ["x1"]}[param.type]
 
 
 def valid_args(spec: ToolSpec) -> dict[str, Any]:
-    args = {p.name: BASE[p.name] for p in spec.params if p.required}
+    args = {p.name: sample(p) for p in spec.params if p.required}
+    if spec.at_least_one:
+        first = spec.param(spec.at_least_one[0])
+        assert first is not None
+        args[first.name] = sample(first)
     if spec.confirm:
         args["confirm"] = True
     return args
@@ -30,13 +44,9 @@ STRING_CASES = [
     for spec in ALL_TOOLS
     for param in spec.params
     if param.type == "string" and not param.enum
-    for value in PATH_BREAKERS
+    for value in (TEXT_BREAKERS if param.free_text else PATH_BREAKERS)
 ]
-TYPE_CASES = [
-    (spec, param.name, {"integer": "100", "boolean": "yes", "string": 7, "number": "1"}[param.type])
-    for spec in ALL_TOOLS
-    for param in spec.params
-]
+TYPE_CASES = [(spec, param.name, WRONG_TYPE[param.type]) for spec in ALL_TOOLS for param in spec.params]
 
 
 async def assert_rejected(connect: McpFactory, sim: Simulator, name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,8 @@ def test_blacklisting_an_alias_removes_its_tool_and_every_alias() -> None:
 
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_categories_keep_only_their_tools(category: str) -> None:
-    inventory = Inventory(load_config({**SANDBOX, "PVE_ACCESS_TIER": "full", "PVE_CATEGORIES": category}).policy)
+    env = {**SANDBOX, "PVE_ACCESS_TIER": "full", "PVE_MODULE_MODE": "advanced", "PVE_CATEGORIES": category}
+    inventory = Inventory(load_config(env).policy)
     assert len(inventory) > 0
     assert {e.spec.category for e in inventory.by_name.values()} == {category}
 

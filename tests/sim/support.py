@@ -49,4 +49,7 @@ def sample_path(sim: Simulator, template: str) -> str:
         .replace("{vmid}", str(vmid))
         .replace("{storage}", "local")
         .replace("{upid}", upid)
+        .replace("{userid}", sim.token_id.split("!", 1)[0])
+        .replace("{iface}", "vmbr0")
+        .replace("{id}", next(iter(sim.state.backup.jobs)))
     )

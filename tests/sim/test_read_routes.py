@@ -19,8 +19,8 @@ NODE_FIELDS = {
 
 async def test_every_read_route_answers_with_data(sim: Simulator, client: httpx2.AsyncClient) -> None:
     for route in sim.router.routes:
-        if route.method != "GET":
-            continue
+        if route.method != "GET" or any(not p.optional and p.name not in route.placeholders for p in route.params):
+            continue  # a required query value (a guest-agent pid) only an earlier call can supply
         response = await client.get(API + sample_path(sim, route.path))
         assert response.status_code == 200, (route.path, response.text)
         assert response.json()["data"] is not None, route.path

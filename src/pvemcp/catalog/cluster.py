@@ -1,4 +1,5 @@
-"""Cluster-wide views: quorum, every resource in one call, the next free VMID."""
+"""Cluster-wide views: quorum, every resource in one call, the next free VMID, the cluster log,
+datacenter options, replication, HA and backup coverage."""
 
 from pvemcp.catalog.spec import Param, Tier, ToolSpec
 
@@ -33,6 +34,8 @@ TOOLS = (
                 enum=("vm", "storage", "node", "sdn"),
             ),
         ),
+        paged=True,
+        page_key="id",
     ),
     ToolSpec(
         name="pve_get_next_vmid",
@@ -51,5 +54,55 @@ TOOLS = (
             ),
         ),
         result_key="vmid",
+    ),
+    ToolSpec(
+        name="pve_get_cluster_log",
+        category="cluster",
+        tier=Tier.READ_ONLY,
+        title="Cluster log",
+        description="Recent cluster log entries, newest first: tasks started and ended, by node and user.",
+        method="GET",
+        path="/cluster/log",
+        params=(Param("max", "integer", "How many entries; default 50.", minimum=1),),
+        differs="Adds max.",
+    ),
+    ToolSpec(
+        name="pve_get_cluster_options",
+        category="cluster",
+        tier=Tier.READ_ONLY,
+        title="Datacenter options",
+        description="Datacenter settings (datacenter.cfg): keyboard, console, MAC prefix, migration, HA.",
+        method="GET",
+        path="/cluster/options",
+    ),
+    ToolSpec(
+        name="pve_list_cluster_replication",
+        category="cluster",
+        tier=Tier.READ_ONLY,
+        title="List replication jobs",
+        description="Storage replication jobs: guest, source and target node, schedule, enabled.",
+        method="GET",
+        path="/cluster/replication",
+    ),
+    ToolSpec(
+        name="pve_get_cluster_ha_status",
+        category="cluster",
+        tier=Tier.READ_ONLY,
+        title="HA status",
+        description="High-availability status: quorum, manager and node LRMs, and each HA resource's state.",
+        method="GET",
+        path="/cluster/ha/status/current",
+    ),
+    ToolSpec(
+        name="pve_list_cluster_backup_info",
+        category="cluster",
+        tier=Tier.READ_ONLY,
+        title="Guests without backup",
+        description="Guests no backup job covers: vmid, name, type. Empty when all are covered.",
+        method="GET",
+        path="/cluster/backup-info/not-backed-up",
+        paged=True,
+        page_key="vmid",
+        differs="Lists the guests no backup job covers, as the name promises; nandi returned only the API index.",
     ),
 )

@@ -110,3 +110,136 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
             handler="legacy_list_guests",
         ),
     )
+
+
+# Administration (create, delete, clone, migrate, snapshots, pending changes): shared by both kinds.
+NEW_VMID = Param("vmid", "integer", "Default: the next free ID.", minimum=100, local=True)
+DISK_STORAGE = Param("storage", "string", "Disk storage, e.g. local-lvm.", local=True)
+BRIDGE = Param("bridge", "string", "NIC bridge, e.g. vmbr0.", local=True)
+CORES = Param("cores", "integer", "CPU cores.", minimum=1)
+ONBOOT = Param("onboot", "boolean", "Start with the node.")
+START = Param("start", "boolean", "Start it once created.")
+POOL = Param("pool", "string", "Resource pool.")
+TAGS = Param("tags", "string", "Tags, e.g. prod;web.", free_text=True)
+DESCRIPTION = Param("description", "string", "Free-text notes.", free_text=True)
+DELETE_KEYS = Param("delete", "string", "Keys to remove, e.g. net1,ide2.")
+SNAPNAME = Param("snapname", "string", "Snapshot name, e.g. pre-upgrade.", required=True)
+TARGET_NODE = Param("target", "string", "Destination node.", required=True)
+TARGET_STORAGE = Param("targetstorage", "string", "Target storage (or src:dst,...).")
+
+
+def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
+    """Delete, clone, snapshots and pending changes: the same calls for VMs and containers."""
+    noun, where = NOUN[kind], f"/nodes/{{node}}/{kind}/{{vmid}}"
+    name_key = "name" if kind == "qemu" else "hostname"
+    snap = f"{where}/snapshot"
+    guest = (NODE_FOR_GUEST, VMID)
+    extra_delete = (Param("force", "boolean", "Stop it first if running."),) if kind == "lxc" else ()
+    return (
+        ToolSpec(
+            name=f"pve_{kind}_delete",
+            category=kind,
+            tier=Tier.FULL,
+            title=f"Delete {noun}",
+            description=f"Destroy a stopped {noun} and its disks. Returns the task UPID.",
+            method="DELETE",
+            path=where,
+            params=(
+                *guest,
+                Param("purge", "boolean", "Also drop it from jobs, replication, HA."),
+                Param("destroy-unreferenced-disks", "boolean", "Also its disks not in the config."),
+                *extra_delete,
+            ),
+            destructive=True,
+            confirm=True,
+            returns_task=True,
+            differs="Adds purge and destroy-unreferenced-disks" + (" and force." if kind == "lxc" else "."),
+        ),
+        ToolSpec(
+            name=f"pve_{kind}_clone",
+            category=kind,
+            tier=Tier.FULL,
+            title=f"Clone {noun}",
+            description=f"Copy a {noun} or template. Returns newid and the task UPID.",
+            method="POST",
+            path=f"{where}/clone",
+            params=(
+                *guest,
+                Param("newid", "integer", "Default: the next free ID.", minimum=100, local=True),
+                Param(name_key, "string", f"{name_key.capitalize()} of the copy."),
+                Param("target", "string", "Node for the copy (shared storage)."),
+                Param("full", "boolean", "Full copy; templates default to linked."),
+                Param("storage", "string", "Storage for a full copy."),
+                POOL,
+            ),
+            returns_task=True,
+            handler="clone_guest",
+            differs="newid is optional (next free ID); adds full, storage and pool.",
+        ),
+        ToolSpec(
+            name=f"pve_{kind}_create_snapshot",
+            category=kind,
+            tier=Tier.FULL,
+            title=f"Snapshot {noun}",
+            description=f"Snapshot the {noun}'s disks and config. Returns the task UPID.",
+            method="POST",
+            path=snap,
+            params=(
+                *guest,
+                SNAPNAME,
+                Param("description", "string", "Free-text notes.", free_text=True),
+                *((Param("vmstate", "boolean", "Include RAM."),) if kind == "qemu" else ()),
+            ),
+            returns_task=True,
+            differs="Adds vmstate (include RAM)." if kind == "qemu" else "",
+        ),
+        ToolSpec(
+            name=f"pve_list_{kind}_snapshots",
+            category=kind,
+            tier=Tier.READ_ONLY,
+            title=f"List {noun} snapshots",
+            description=f"The {noun}'s snapshots with parent, time and notes; 'current' is now.",
+            method="GET",
+            path=snap,
+            params=guest,
+            differs="New: nandi cannot list snapshots.",
+        ),
+        ToolSpec(
+            name=f"pve_{kind}_delete_snapshot",
+            category=kind,
+            tier=Tier.FULL,
+            title=f"Delete {noun} snapshot",
+            description="Delete one snapshot. Returns the task UPID.",
+            method="DELETE",
+            path=f"{snap}/{{snapname}}",
+            params=(*guest, SNAPNAME),
+            destructive=True,
+            confirm=True,
+            returns_task=True,
+        ),
+        ToolSpec(
+            name=f"pve_{kind}_rollback_snapshot",
+            category=kind,
+            tier=Tier.FULL,
+            title=f"Roll back {noun}",
+            description=f"Return the {noun} to a snapshot, losing later changes. Returns the task UPID.",
+            method="POST",
+            path=f"{snap}/{{snapname}}/rollback",
+            params=(*guest, SNAPNAME, Param("start", "boolean", "Start it afterwards.")),
+            destructive=True,
+            confirm=True,
+            returns_task=True,
+            differs="Adds start.",
+        ),
+        ToolSpec(
+            name=f"pve_get_{kind}_pending_config",
+            category=kind,
+            tier=Tier.READ_ONLY,
+            title=f"{noun[0].upper()}{noun[1:]} pending changes",
+            description="Config values now and the changes waiting for the next start.",
+            method="GET",
+            path=f"{where}/pending",
+            params=guest,
+            differs="New: nandi cannot show pending changes.",
+        ),
+    )

@@ -83,18 +83,14 @@ class Param:
         return schema
 
 
-CONFIRM = Param(
-    "confirm",
-    "boolean",
-    "true, once the user has agreed, to carry out this destructive action; without it nothing changes.",
-)
+CONFIRM = Param("confirm", "boolean", "true once the user agreed; without it nothing changes.")
 
 
 # Added to every `paged` tool; pvemcp applies them itself (Proxmox never sees them).
 PAGING = (
     Param("fields", "array", "Keep only these keys of each item.", items="string", local=True),
-    Param("limit", "integer", "Items per page; default: as many as fit.", minimum=1, local=True),
-    Param("cursor", "string", "next_cursor from the previous page.", local=True),
+    Param("limit", "integer", "Page size; default: as many as fit.", minimum=1, local=True),
+    Param("cursor", "string", "next_cursor of the last page.", local=True),
 )
 
 
@@ -169,9 +165,9 @@ class ToolSpec:
 # Shared parameters: one wording everywhere, so the model learns it once. Identifier length and
 # characters are checked by the server (validation.py), which keeps these schemas short.
 NODE = Param("node", "string", "Node name, e.g. pve1.", required=True)
-NODE_FOR_GUEST = Param("node", "string", "Node of the guest; found from vmid if omitted.")
-NODE_FOR_TASK = Param("node", "string", "Node of the task; read from the UPID if omitted.")
-VMID = Param("vmid", "integer", "Guest ID (VMID), e.g. 100.", required=True, minimum=100)
-UPID = Param("upid", "string", "Task ID (UPID) as a task-starting tool returned it.", required=True)
+NODE_FOR_GUEST = Param("node", "string", "Guest's node; default: found from vmid.")
+NODE_FOR_TASK = Param("node", "string", "Task's node; default: read from the UPID.")
+VMID = Param("vmid", "integer", "Guest ID (VMID).", required=True, minimum=100)
+UPID = Param("upid", "string", "Task ID (UPID).", required=True)
 STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm.", required=True)
-GUEST_TYPE = Param("guest_type", "string", "qemu or lxc; found from vmid if omitted.", enum=("qemu", "lxc"))
+GUEST_TYPE = Param("guest_type", "string", "Default: found from vmid.", enum=("qemu", "lxc"))

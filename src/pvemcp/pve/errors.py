@@ -6,6 +6,7 @@ The tree::
     ├── ProxmoxApiError              Proxmox answered, but not with success
     │     PROXMOX_AUTH_FAILED (401)  PROXMOX_ACL_FORBIDDEN (403)  PROXMOX_NOT_FOUND (404, "does not exist")
     │     PROXMOX_REQUEST_REJECTED (other 4xx)  PROXMOX_SERVER_ERROR (5xx)  PROXMOX_INVALID_RESPONSE (not JSON)
+    │     QEMU_GUEST_AGENT_UNAVAILABLE  CLOUDINIT_UNAVAILABLE (5xx in PVE's words for those)
     ├── ProxmoxTransportError        Proxmox was not reached or did not answer in time
     │     TIMEOUT  TLS_ERROR  CONNECTION_REFUSED  CONNECTION_RESET  DNS_RESOLUTION_FAILED  HOST_UNREACHABLE
     └── ToolCallError                refused by pvemcp itself before or around the call
@@ -28,6 +29,8 @@ class ErrorCode(StrEnum):
     PROXMOX_REQUEST_REJECTED = "PROXMOX_REQUEST_REJECTED"
     PROXMOX_SERVER_ERROR = "PROXMOX_SERVER_ERROR"
     PROXMOX_INVALID_RESPONSE = "PROXMOX_INVALID_RESPONSE"
+    QEMU_GUEST_AGENT_UNAVAILABLE = "QEMU_GUEST_AGENT_UNAVAILABLE"
+    CLOUDINIT_UNAVAILABLE = "CLOUDINIT_UNAVAILABLE"
     TIMEOUT = "TIMEOUT"
     TLS_ERROR = "TLS_ERROR"
     CONNECTION_REFUSED = "CONNECTION_REFUSED"
@@ -103,6 +106,14 @@ _API_HINTS: dict[ErrorCode, str] = {
     ErrorCode.PROXMOX_INVALID_RESPONSE: (
         "The answer was not Proxmox JSON: a reverse proxy, a login page or the wrong port may be in the"
         " way. Point PROXMOX_HOST/PROXMOX_PORT at pveproxy (8006)."
+    ),
+    ErrorCode.QEMU_GUEST_AGENT_UNAVAILABLE: (
+        "The VM must run with the agent option enabled (agent=1, then a full stop and start) and"
+        " qemu-guest-agent installed and running inside the guest; just after boot, retry in a minute."
+    ),
+    ErrorCode.CLOUDINIT_UNAVAILABLE: (
+        "The VM has no usable cloud-init setup: add a CloudInit drive (e.g. ide2: local-lvm:cloudinit) and"
+        " check its citype and cicustom settings in the VM config."
     ),
 }
 

@@ -4,7 +4,8 @@
   0/1, lists as repeated keys, and absent values are not sent at all.
 - Answers: success is `{"data": ...}`; an error's text sits in the HTTP reason phrase and, in recent
   versions, the body's `message`, with per-parameter reasons in `errors`.
-- A PVE "does not exist" arrives as HTTP 500; it is a not-found, so it is classified as one here.
+- A PVE "does not exist" arrives as HTTP 500; it is a not-found, so it is classified as one here, and so
+  are a missing or silent QEMU guest agent and an unusable cloud-init setup, by PVE's own wording.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def error_message(status: int, reason: str, body: Any) -> tuple[str, dict[str, s
     return message, errors
 
 
+# PVE::QemuServer::Agent's wording when the agent is not configured or does not answer its ping.
+AGENT_UNAVAILABLE = ("qemu guest agent is not running", "no qemu guest agent configured")
+CLOUDINIT_WORDS = ("cloud-init", "cloudinit")
+ABSENT_WORDS = ("not ", "no ", "missing", "unable")
+
+
 def classify_status(status: int, message: str) -> ErrorCode:
     """Map an HTTP status (and PVE's not-found wording on a 500) to a stable code."""
     if status == 401:
@@ -92,6 +99,10 @@ def classify_status(status: int, message: str) -> ErrorCode:
     if 400 <= status < 500 or status == 501:
         return ErrorCode.PROXMOX_REQUEST_REJECTED
     lowered = message.lower()
+    if any(words in lowered for words in AGENT_UNAVAILABLE):
+        return ErrorCode.QEMU_GUEST_AGENT_UNAVAILABLE
+    if any(w in lowered for w in CLOUDINIT_WORDS) and any(w in lowered for w in ABSENT_WORDS):
+        return ErrorCode.CLOUDINIT_UNAVAILABLE
     if "does not exist" in lowered or "no such" in lowered or "hostname lookup" in lowered:
         return ErrorCode.PROXMOX_NOT_FOUND
     return ErrorCode.PROXMOX_SERVER_ERROR

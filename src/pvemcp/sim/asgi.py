@@ -45,11 +45,13 @@ def error_body(error: ApiError) -> bytes:
 
 
 def ok_body(result: object) -> bytes:
-    total = None
+    total = changes = None
     data = result
     if isinstance(result, Reply):
-        data, total = result.data, result.total
+        data, total, changes = result.data, result.total, result.changes
     tail = f',"total":{total}' if total else ""
+    if changes:
+        tail += ',"changes":' + encode(changes)
     if isinstance(data, RawJSON):
         return f'{{"data":{data.text}{tail}}}'.encode()
     return (encode({"data": data})[:-1] + tail + "}").encode()

@@ -10,9 +10,14 @@ import random
 import uuid
 from dataclasses import dataclass
 
+from .access_state import BUILTIN_ROLES, seed_access
+from .admin_state import seed_admin
+from .backup_state import seed_backups
 from .content import seed_content
+from .firewall_state import seed_firewall
 from .history import seed_history
 from .metrics import GIB, MIB
+from .network_state import seed_networks
 from .state import (
     Acl,
     ClusterState,
@@ -60,13 +65,6 @@ DAY = 86_400
 # The sandbox's published credentials: a fixed, well-known secret that guards nothing real.
 DEFAULT_SECRET = "5e1f3b5c-0d7a-4c2e-9f4b-8a6d2c1e7b90"  # noqa: S105
 DEFAULT_TOKEN = "root@pam!pvemcp"  # noqa: S105
-ROLES: dict[str, tuple[str, ...]] = {
-    "Administrator": ("Sys.Audit", "Sys.Modify", "VM.Audit", "VM.PowerMgmt", "VM.Allocate", "Datastore.Audit"),
-    "NoAccess": (),
-    "PVEAuditor": ("Sys.Audit", "VM.Audit", "Datastore.Audit", "Pool.Audit", "SDN.Audit"),
-    "PVEVMAdmin": ("VM.Audit", "VM.PowerMgmt", "VM.Config.Disk", "VM.Console", "VM.Allocate"),
-    "PVEVMUser": ("VM.Audit", "VM.PowerMgmt", "VM.Console", "VM.Backup"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +93,7 @@ def build(spec: Spec, now: float) -> ClusterState:
         storages={},
         volumes={},
         pools={"production": Pool("production", "Customer-facing services")},
-        roles=dict(ROLES),
+        roles=dict(BUILTIN_ROLES),
     )
     _guests(state, rng, spec.guests, now)
     _storages(state, rng, now)
@@ -103,6 +101,8 @@ def build(spec: Spec, now: float) -> ClusterState:
     state.users[owner] = User(owner, comment="Superuser" if owner == "root@pam" else "")
     state.tokens[spec.token_id] = Token(spec.token_id, spec.token_secret, privsep=0, comment="pvemcp")
     state.acls.append(Acl("/", owner, "user", "Administrator"))
+    seed_access(state, now)
+    seed_firewall(state)
     return state
 
 
@@ -267,3 +267,6 @@ def _storages(state: ClusterState, rng: random.Random, now: float) -> None:
     state.pools["production"].storages.append("nfs-backup")
     seed_content(state, rng, now)
     seed_history(state, rng, now)
+    seed_admin(state)
+    state.networks = seed_networks((node.name, node.ip) for node in state.nodes.values())
+    seed_backups(state)

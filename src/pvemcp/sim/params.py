@@ -14,12 +14,13 @@ from typing import Literal
 
 from .errors import param_error
 
-ParamType = Literal["string", "integer", "boolean", "number"]
+ParamType = Literal["string", "integer", "boolean", "number", "array"]
 Value = str | int | float
 
 _INTEGER_RE = re.compile(r"^[+-]?\d+$")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$")
 _LIST_SPLIT_RE = re.compile(r"[,;\s\x00]+")
+_INDEXED_RE = re.compile(r"^([a-z]+)(\d+)$")
 
 MISSING = "property is missing and it is not optional"
 UNKNOWN = "property is not defined in schema and the schema does not allow additional properties"
@@ -136,6 +137,10 @@ def _perl_text(value: object) -> str:
 def _typed(param: Param, raw: object) -> tuple[Value | None, str | None]:
     """Type check and convert one value; returns (value, error)."""
     failed = f"type check ('{param.type}') failed"
+    if param.type == "array" and not isinstance(raw, dict):
+        # Form bodies repeat the key (joined with NUL on arrival); JSON bodies send a list.
+        items = raw if isinstance(raw, list) else [raw]
+        return "\0".join(_perl_text(item) for item in items), None
     if isinstance(raw, list | dict):
         return None, f"{failed} - got {'ARRAY' if isinstance(raw, list) else 'HASH'}"
     if param.type == "boolean":
@@ -166,7 +171,8 @@ def _check(param: Param, raw: object) -> tuple[Value | None, str | None]:
     shown = _perl_text(raw)
     if param.format is not None and (problem := _format_error(param.format, shown)) is not None:
         return None, f"invalid format - {problem}"
-    if param.pattern is not None and not re.fullmatch(param.pattern, shown):
+    # Perl writes a group with default flags as "(?^:...)"; Python spells it "(?:...)".
+    if param.pattern is not None and not re.fullmatch(param.pattern.replace("(?^:", "(?:"), shown):
         return None, "value does not match the regex pattern"
     if param.max_length is not None and len(shown) > param.max_length:
         return None, f"value may only be {param.max_length} characters long"
@@ -181,24 +187,39 @@ def _check(param: Param, raw: object) -> tuple[Value | None, str | None]:
     return value, None
 
 
+def _indexed(declared: Mapping[str, Param], name: str) -> Param | None:
+    """'scsi0' or 'net1': the schema declares such numbered properties once, as 'scsi[n]'."""
+    match = _INDEXED_RE.match(name)
+    return declared.get(f"{match.group(1)}[n]") if match else None
+
+
 def validate(declared: Mapping[str, Param], given: Mapping[str, object]) -> dict[str, Value]:
     """Check ``given`` against ``declared``; raise one 400 listing every problem."""
     errors: dict[str, str] = {}
     values: dict[str, Value] = {}
+
+    def take(name: str, param: Param, raw: object) -> None:
+        value, error = _check(param, raw)
+        if error is not None:
+            errors[name] = error
+        elif value is not None:
+            values[name] = value
+
     for name, param in declared.items():
         raw = given.get(name)
         if raw is None:
             if not param.optional:
                 errors[name] = MISSING
             continue
-        value, error = _check(param, raw)
-        if error is not None:
-            errors[name] = error
-        elif value is not None:
-            values[name] = value
-    for name in given:
-        if name not in declared:
+        take(name, param, raw)
+    for name, raw in given.items():
+        if name in declared:
+            continue
+        indexed = _indexed(declared, name)
+        if indexed is None:
             errors[name] = UNKNOWN
+        elif raw is not None:
+            take(name, indexed, raw)
     if errors:
         raise param_error(errors)
     return values

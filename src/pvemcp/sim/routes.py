@@ -1,8 +1,9 @@
 """The route table: one record per (method, path) with its declared parameters and handler.
 
 Adding an endpoint is one ``Route(...)`` in a handler module's ``ROUTES`` plus one small
-function taking a ``Call``. Path placeholders must be declared as required parameters,
-exactly as the official schema lists them, and the router refuses a table that does not.
+function taking a ``Call``. Path placeholders must be declared exactly as the official
+schema lists them (it marks a few, like a firewall rule's ``pos``, optional); the router
+refuses a table that does not declare them.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ class Route:
         object.__setattr__(self, "declared", index(self.params))
         for name in self.placeholders:
             param = self.declared.get(name)
-            if param is None or param.optional:
-                raise ValueError(f"{self.method} {self.path}: {{{name}}} must be a required parameter")
+            if param is None:
+                raise ValueError(f"{self.method} {self.path}: {{{name}}} must be a declared parameter")
 
     @property
     def placeholders(self) -> tuple[str, ...]:
@@ -41,10 +42,11 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Data plus PVE's optional ``total`` attribute (task lists, task logs)."""
+    """Data plus PVE's optional ``total`` (task lists, task logs) and ``changes`` (pending network diff)."""
 
     data: object
     total: int | None = None
+    changes: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,12 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from .access_state import AccessState
+from .admin_state import AdminState
+from .backup_state import BackupState
+from .firewall_state import FirewallState
+from .network_state import NodeNetwork
+
 GuestType = Literal["qemu", "lxc"]
 ConfigValue = str | int | float
 
@@ -244,6 +250,9 @@ class User:
     enable: int = 1
     expire: int = 0
     comment: str = ""
+    email: str = ""
+    firstname: str = ""
+    lastname: str = ""
 
 
 @dataclass(eq=False)
@@ -283,6 +292,11 @@ class ClusterState:
     tokens: dict[str, Token] = field(default_factory=dict)
     acls: list[Acl] = field(default_factory=list)
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    access: AccessState = field(default_factory=AccessState)
+    firewall: FirewallState = field(default_factory=FirewallState)
+    admin: AdminState = field(default_factory=AdminState)
+    backup: BackupState = field(default_factory=BackupState)
+    networks: dict[str, NodeNetwork] = field(default_factory=dict)
     pve_version: str = "9.1.4"
     release: str = "9.1"
     repoid: str = "5ad4ae8d1f0d3b0a"

@@ -177,8 +177,9 @@ class TaskRunner:
         done = 0
         while self._pending and self._pending[0][0] <= now:
             _, _, task = heapq.heappop(self._pending)
-            self._finish(task)
-            done += 1
+            if task.running:  # a stopped task has already ended
+                self._finish(task)
+                done += 1
         return done
 
     def _finish(self, task: Task) -> None:

@@ -6,6 +6,12 @@ Each module exports `HANDLERS: dict[str, Handler]`; a ToolSpec names one with `h
 from __future__ import annotations
 
 from pvemcp.server.call import Handler
-from pvemcp.server.composites import access, guests, monitoring, storage
+from pvemcp.server.composites import access, guests, monitoring, network, storage
 
-HANDLERS: dict[str, Handler] = {**guests.HANDLERS, **storage.HANDLERS, **access.HANDLERS, **monitoring.HANDLERS}
+HANDLERS: dict[str, Handler] = {
+    **guests.HANDLERS,
+    **storage.HANDLERS,
+    **network.HANDLERS,
+    **access.HANDLERS,
+    **monitoring.HANDLERS,
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..admin_state import pending_view
 from ..errors import fail
 from ..params import NODE, VMID, flag, text
 from ..render import config_record, guest_item, guest_status
@@ -32,11 +33,16 @@ def lxc_status(c: Call) -> object:
 
 
 def _config(c: Call, kind: GuestType) -> object:
+    """The config with pending changes applied, unless current=1; or a snapshot's config."""
     guest = c.guest(kind)
     snapshot = c.opt_text("snapshot")
     if snapshot is not None:
-        raise fail(f"snapshot '{snapshot}' does not exist")
-    return config_record(guest)
+        snap = c.state.admin.of(guest).snapshots.get(snapshot)
+        if snap is None:
+            raise fail(f"snapshot '{snapshot}' does not exist")
+        return {**snap.config, "snaptime": snap.snaptime, **({"parent": snap.parent} if snap.parent else {})}
+    record = config_record(guest)
+    return record if c.flag("current") else pending_view(c.state, guest, record)
 
 
 def qemu_config(c: Call) -> object:

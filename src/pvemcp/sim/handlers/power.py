@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from ..admin_state import apply_pending
 from ..errors import fail, param_error
 from ..params import NODE, VMID, Param, flag, integer, text
 from ..routes import Call, Route
@@ -35,6 +36,7 @@ ROOT_ONLY = (
 
 
 def _boot(c: Call, guest: Guest, at: float) -> None:
+    apply_pending(c.state, guest)
     guest.status = "running"
     guest.paused = False
     guest.saved_state = False

@@ -1,4 +1,4 @@
-"""Task lists, task status and task logs for one node."""
+"""Task lists (per node and cluster-wide), task status, task logs, and stopping a task."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from ..state import Task
 from ..tasks import decode_upid, read_log, task_record
 
 STATUS_TYPES = ("ok", "warning", "error", "unknown")
+INTERRUPTED = "interrupted by signal"
+CLUSTER_TASKS_PER_NODE = 25
 
 
 def _status_type(status: str | None) -> str:
@@ -113,10 +115,40 @@ def task_log(c: Call) -> object:
     return Reply(lines, total=total)
 
 
+def task_stop(c: Call) -> object:
+    """A running worker gets SIGTERM and dies with PVE's message; a finished one is left alone."""
+    task = _task(c)
+    if task is None:
+        raise param_error({"upid": "no such task"})
+    if task.running:
+        task.action = None
+        task.status = INTERRUPTED
+        task.endtime = int(c.now)
+        task.log.append(f"TASK ERROR: {INTERRUPTED}")
+        cleanup = c.state.backup.on_stop.pop(task.upid, None)
+        if cleanup is not None:
+            cleanup()
+    return None
+
+
+def cluster_tasks(c: Call) -> object:
+    """What pvestatd broadcasts: each node's most recent tasks, running ones without a status."""
+    records: list[dict[str, object]] = []
+    for tasks in c.state.node_tasks.values():
+        for task in sorted(tasks, key=lambda t: -t.starttime)[:CLUSTER_TASKS_PER_NODE]:
+            record = task_record(task)
+            if not task.running:
+                record["endtime"] = task.endtime
+                record["status"] = task.status
+            records.append(record)
+    return sorted(records, key=lambda r: -int(str(r["starttime"])))
+
+
 UPID = text("upid", optional=False)
 START, LIMIT = integer("start", minimum=0), integer("limit", minimum=0)
 
 ROUTES = (
+    Route("GET", "/cluster/tasks", (), cluster_tasks),
     Route(
         "GET",
         "/nodes/{node}/tasks",
@@ -135,6 +167,7 @@ ROUTES = (
         ),
         node_tasks,
     ),
+    Route("DELETE", "/nodes/{node}/tasks/{upid}", (NODE, UPID), task_stop),
     Route("GET", "/nodes/{node}/tasks/{upid}/status", (NODE, UPID), task_status),
     Route("GET", "/nodes/{node}/tasks/{upid}/log", (NODE, UPID, flag("download"), LIMIT, START), task_log),
 )
