@@ -225,16 +225,7 @@ def _add_guest(
         config["onboot"] = 1
     if tags:
         config["tags"] = tags
-    profile = GuestProfile(
-        cpu_base=rng.uniform(0.002, 0.3),
-        mem_frac=rng.uniform(0.25, 0.85),
-        disk_frac=rng.uniform(0.1, 0.7),
-        net_in_rate=rng.uniform(200, 400_000),
-        net_out_rate=rng.uniform(200, 250_000),
-        read_rate=rng.uniform(500, 900_000),
-        write_rate=rng.uniform(500, 600_000),
-        phase=rng.uniform(0, 6.28),
-    )
+    profile = GuestProfile.draw(rng)
     guest = Guest(vmid, kind, node.name, GuestConfig(dict(sorted(config.items()))), profile, status)
     if status == "running":
         since_boot = rng.uniform(30, 600) if onboot else rng.uniform(0.5, 4) * DAY

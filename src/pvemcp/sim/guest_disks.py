@@ -191,13 +191,4 @@ def new_uuid(vmid: int, salt: str) -> str:
 def profile_for(vmid: int) -> GuestProfile:
     """Metrics constants for a guest created at run time, seeded from its VMID."""
     rng = random.Random(f"pvemcp-sim-guest-{vmid}")
-    return GuestProfile(
-        cpu_base=rng.uniform(0.002, 0.3),
-        mem_frac=rng.uniform(0.25, 0.85),
-        disk_frac=rng.uniform(0.1, 0.7),
-        net_in_rate=rng.uniform(200, 400_000),
-        net_out_rate=rng.uniform(200, 250_000),
-        read_rate=rng.uniform(500, 900_000),
-        write_rate=rng.uniform(500, 600_000),
-        phase=rng.uniform(0, 6.28),
-    )
+    return GuestProfile.draw(rng)

@@ -8,6 +8,7 @@ even when a test edits it by hand.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -79,6 +80,20 @@ class GuestProfile:
     read_rate: float
     write_rate: float
     phase: float
+
+    @classmethod
+    def draw(cls, rng: random.Random) -> GuestProfile:
+        """Plausible, distinct constants from a seeded generator."""
+        return cls(
+            cpu_base=rng.uniform(0.002, 0.3),
+            mem_frac=rng.uniform(0.25, 0.85),
+            disk_frac=rng.uniform(0.1, 0.7),
+            net_in_rate=rng.uniform(200, 400_000),
+            net_out_rate=rng.uniform(200, 250_000),
+            read_rate=rng.uniform(500, 900_000),
+            write_rate=rng.uniform(500, 600_000),
+            phase=rng.uniform(0, 6.28),
+        )
 
 
 @dataclass(frozen=True, slots=True)
