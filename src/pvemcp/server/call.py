@@ -1,4 +1,4 @@
-"""A tool call as handlers see it, and the translation of its arguments into Proxmox parameters."""
+"""A tool call as handlers see it: its arguments as Proxmox parameters, and the task it started."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 from pvemcp.catalog.spec import ToolSpec
+from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
+from pvemcp.pve.errors import PveMcpError
+from pvemcp.pve.upid import parse_upid
 
 # Arguments that steer pvemcp itself and never travel to Proxmox.
 CONTROL_ARGS = frozenset({"confirm"})
@@ -42,3 +45,25 @@ def api_params(call: Call) -> dict[str, Any]:
             value = pve_urlencode(value)
         params[param.api_name] = value
     return params
+
+
+async def task_summary(client: ProxmoxClient, upid: str) -> dict[str, Any]:
+    """The UPID a task-starting call returned, with the task's status at this moment."""
+    parsed = parse_upid(upid)
+    summary: dict[str, Any] = {"upid": upid}
+    if parsed is None:
+        return summary
+    summary["node"] = parsed.node
+    try:
+        status = await client.get(
+            wire.expand_path("/nodes/{node}/tasks/{upid}/status", {"node": parsed.node, "upid": upid})
+        )
+    except PveMcpError as exc:  # the action was sent; a failed status read must not look like a failed action
+        summary["status"] = "unknown"
+        summary["status_error"] = exc.message
+        return summary
+    if isinstance(status, dict):
+        summary["status"] = status.get("status")
+        if status.get("exitstatus") is not None:
+            summary["exitstatus"] = status["exitstatus"]
+    return summary

@@ -5,33 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from pvemcp.pve import wire
-from pvemcp.pve.client import ProxmoxClient
-from pvemcp.pve.errors import PveMcpError
-from pvemcp.pve.upid import parse_upid
-from pvemcp.server.call import Call, Handler, api_params
+from pvemcp.server.call import Call, Handler, api_params, task_summary
 from pvemcp.server.composites import HANDLERS as COMPOSITES
-
-
-async def task_summary(client: ProxmoxClient, upid: str) -> dict[str, Any]:
-    """The UPID a task-starting call returned, with the task's status at this moment."""
-    parsed = parse_upid(upid)
-    summary: dict[str, Any] = {"upid": upid}
-    if parsed is None:
-        return summary
-    summary["node"] = parsed.node
-    try:
-        status = await client.get(
-            wire.expand_path("/nodes/{node}/tasks/{upid}/status", {"node": parsed.node, "upid": upid})
-        )
-    except PveMcpError as exc:  # the action was sent; a failed status read must not look like a failed action
-        summary["status"] = "unknown"
-        summary["status_error"] = exc.message
-        return summary
-    if isinstance(status, dict):
-        summary["status"] = status.get("status")
-        if status.get("exitstatus") is not None:
-            summary["exitstatus"] = status["exitstatus"]
-    return summary
 
 
 async def rest(call: Call) -> Any:

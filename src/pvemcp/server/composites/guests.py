@@ -13,7 +13,7 @@ from typing import Any
 
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ToolCallError
-from pvemcp.server.call import Call, Handler, api_params
+from pvemcp.server.call import Call, Handler, api_params, task_summary
 
 # Values spliced into a property string must not carry their own ',' or '=' options.
 PROPERTY_VALUE = re.compile(r"^[^,=\s]+$")
@@ -48,8 +48,6 @@ async def free_id(call: Call, name: str) -> int:
 
 
 async def started(call: Call, path: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    from pvemcp.server.handlers import task_summary  # the generic handlers import this module
-
     upid = await call.client.post(path, params)
     return {**extra, **await task_summary(call.client, str(upid))}
 
