@@ -3,11 +3,7 @@
 Creating users and tokens and changing ACLs hands out ways in and rights: all of them confirm.
 """
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
-
-from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec, reader
 
 USERID = Param("userid", "string", "User with realm, e.g. alice@pve.", required=True)
 TOKENID = Param("tokenid", "string", "Token name, e.g. ci (letters, digits, . - _).", required=True)
@@ -24,28 +20,7 @@ USER_FIELDS = (
 )
 
 
-def _read(
-    name: str,
-    title: str,
-    description: str,
-    path: str,
-    *params: Param,
-    fixed: Mapping[str, Any] = MappingProxyType({}),
-    differs: str = "",
-) -> ToolSpec:
-    return ToolSpec(
-        name=name,
-        category="access",
-        tier=Tier.READ_ONLY,
-        title=title,
-        description=description,
-        method="GET",
-        path=path,
-        params=params,
-        module=Module.ADVANCED,
-        fixed=fixed,
-        differs=differs,
-    )
+_read = reader("access", Module.ADVANCED)
 
 
 TOOLS = (

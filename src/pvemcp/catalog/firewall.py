@@ -6,7 +6,7 @@ Every write confirms: one DROP rule or a DROP policy can cut the admin off the c
 from typing import Literal
 
 from pvemcp.catalog.access import COMMENT
-from pvemcp.catalog.spec import GUEST_TYPE, NODE_FOR_GUEST, VMID, Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import GUEST_TYPE, NODE_FOR_GUEST, VMID, Module, Param, Tier, ToolSpec, reader
 
 CLUSTER_RULES = "/cluster/firewall/rules"
 GUEST_RULES = "/nodes/{node}/{guest_type}/{vmid}/firewall/rules"
@@ -121,19 +121,7 @@ def _rule_tools(scope: str, noun: str, path: str, where: tuple[Param, ...], kind
     ]
 
 
-def _read(name: str, title: str, description: str, path: str, *params: Param, differs: str = "") -> ToolSpec:
-    return ToolSpec(
-        name=name,
-        category="firewall",
-        tier=Tier.READ_ONLY,
-        title=title,
-        description=description,
-        method="GET",
-        path=path,
-        params=params,
-        module=Module.ADVANCED,
-        differs=differs,
-    )
+_read = reader("firewall", Module.ADVANCED)
 
 
 GUEST = (NODE_FOR_GUEST, VMID, GUEST_TYPE)

@@ -8,7 +8,7 @@ name a custom `handler`. Input schemas, annotations and listings are derived fro
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
@@ -171,3 +171,23 @@ VMID = Param("vmid", "integer", "Guest ID (VMID).", required=True, minimum=100)
 UPID = Param("upid", "string", "Task ID (UPID).", required=True)
 STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm.", required=True)
 GUEST_TYPE = Param("guest_type", "string", "Default: found from vmid.", enum=("qemu", "lxc"))
+
+
+def reader(category: str, module: Module = Module.CORE) -> Callable[..., ToolSpec]:
+    """A builder for one category's read-only GET tools, so each record states only what varies."""
+
+    def build(name: str, title: str, description: str, path: str, *params: Param, **extra: Any) -> ToolSpec:
+        return ToolSpec(
+            name=name,
+            category=category,
+            tier=Tier.READ_ONLY,
+            title=title,
+            description=description,
+            method="GET",
+            path=path,
+            params=params,
+            module=module,
+            **extra,
+        )
+
+    return build
