@@ -6,6 +6,7 @@ server; tokens are estimated as bytes / 4, the usual rule of thumb for English a
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -55,6 +56,33 @@ def parts(tool: dict[str, Any]) -> tuple[int, int, int]:
     )
 
 
+# The protocol's defaults for the four hints; a hint equal to its default could be left out.
+HINT_DEFAULTS = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": False, "openWorldHint": True}
+
+
+def structural_floor(tools: list[dict[str, Any]], *, bare: bool) -> int:
+    """Bytes of the listing with every description emptied: what no rewording can remove.
+
+    bare also drops titles and the hints that equal the protocol's defaults (or that the protocol calls
+    meaningless for read-only tools), which is as far as the listing could shrink without losing
+    parameters or schema strictness.
+    """
+    stripped = copy.deepcopy(tools)
+    for tool in stripped:
+        tool["description"] = ""
+        for prop in tool["inputSchema"].get("properties", {}).values():
+            prop["description"] = ""
+        if bare:
+            tool.pop("title", None)
+            hints = tool.get("annotations", {})
+            read_only = hints.get("readOnlyHint") is True
+            for hint, default in HINT_DEFAULTS.items():
+                meaningless = read_only and hint in ("destructiveHint", "idempotentHint")
+                if hints.get(hint) == default or meaningless:
+                    hints.pop(hint, None)
+    return compact(stripped)
+
+
 async def measure() -> Report:
     report = Report("tools/list size")
     sizes = Table(
@@ -69,6 +97,14 @@ async def measure() -> Report:
         "Where the bytes go",
         ["configuration", "descriptions", "input schemas", "output schemas", "everything else"],
         notes=["share of the configuration's bytes; everything else: names, titles, annotations, keys, punctuation."],
+    )
+    floor = Table(
+        "Structural floor: the listing with every description emptied",
+        ["configuration", "bytes", "bytes/tool", "also without titles and default hints", "bytes/tool"],
+        notes=[
+            "names, parameter names, types and limits, required lists, additionalProperties, hints and titles.",
+            "the aims (≤ 400 bytes/tool full; ≤ 21,000 bytes read-only + core) lie below even the bare floor.",
+        ],
     )
     largest: list[tuple[int, str]] = []
     for label, policy in CONFIGS:
@@ -95,6 +131,9 @@ async def measure() -> Report:
             return f"{100 * n / max(total, 1):.0f}%"
 
         share.rows.append([label, pct(desc), pct(inp), pct(out), pct(rest)])
+        count = max(len(tools), 1)
+        kept, bare = structural_floor(tools, bare=False), structural_floor(tools, bare=True)
+        floor.rows.append([label, f"{kept:,}", f"{kept / count:,.0f}", f"{bare:,}", f"{bare / count:,.0f}"])
         if policy.tier is Tier.FULL:
             largest = sorted(per_tool, reverse=True)[:5]
         report.headlines.append(Headline(f"{label}: tools / ~tokens", f"{len(tools)} / {tokens:,.0f}"))
@@ -109,7 +148,7 @@ async def measure() -> Report:
             )
     top = Table("Largest tools in the full catalog", ["tool", "bytes"])
     top.rows.extend([name, f"{size:,}"] for size, name in largest)
-    report.tables.extend([sizes, share, top])
+    report.tables.extend([sizes, share, floor, top])
     return report
 
 

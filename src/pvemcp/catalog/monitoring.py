@@ -7,7 +7,7 @@ from types import MappingProxyType
 from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Tier, ToolSpec
 
 TIMEFRAMES = ("hour", "day", "week", "month", "year")
-CF = Param("cf", "string", "AVERAGE (default) or MAX per step.", enum=("AVERAGE", "MAX"))
+CF = Param("cf", "string", "AVERAGE (default) or MAX.", enum=("AVERAGE", "MAX"))
 METRICS_DIFFERS = (
     "Compact series (start, step, a rounded list per metric, at most 70 points) instead of one object per row; adds cf."
 )

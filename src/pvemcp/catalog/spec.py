@@ -83,13 +83,13 @@ class Param:
         return schema
 
 
-CONFIRM = Param("confirm", "boolean", "true once the user agreed; without it nothing changes.")
+CONFIRM = Param("confirm", "boolean", "true only once the user agreed to this change.")
 
 
 # Added to every `paged` tool; pvemcp applies them itself (Proxmox never sees them).
 PAGING = (
     Param("fields", "array", "Keep only these keys of each item.", items="string", local=True),
-    Param("limit", "integer", "Page size; default: as many as fit.", minimum=1, local=True),
+    Param("limit", "integer", "Page size; default: what fits.", minimum=1, local=True),
     Param("cursor", "string", "next_cursor of the last page.", local=True),
 )
 
@@ -165,12 +165,12 @@ class ToolSpec:
 # Shared parameters: one wording everywhere, so the model learns it once. Identifier length and
 # characters are checked by the server (validation.py), which keeps these schemas short.
 NODE = Param("node", "string", "Node name, e.g. pve1.", required=True)
-NODE_FOR_GUEST = Param("node", "string", "Guest's node; default: found from vmid.")
-NODE_FOR_TASK = Param("node", "string", "Task's node; default: read from the UPID.")
+NODE_FOR_GUEST = Param("node", "string", "Default: the vmid's node.")
+NODE_FOR_TASK = Param("node", "string", "Default: the UPID's node.")
 VMID = Param("vmid", "integer", "Guest ID (VMID).", required=True, minimum=100)
 UPID = Param("upid", "string", "Task ID (UPID).", required=True)
 STORAGE = Param("storage", "string", "Storage ID, e.g. local-lvm.", required=True)
-GUEST_TYPE = Param("guest_type", "string", "Default: found from vmid.", enum=("qemu", "lxc"))
+GUEST_TYPE = Param("guest_type", "string", "Default: from vmid.", enum=("qemu", "lxc"))
 
 
 def reader(category: str, module: Module = Module.CORE) -> Callable[..., ToolSpec]:
