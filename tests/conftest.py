@@ -65,12 +65,15 @@ def era(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def connect(pve: ProxmoxClient, era: str) -> McpFactory:
-    """Open an SDK client, in the parametrised protocol era, to the real server over our client."""
+def connect(sim: Simulator, pve: ProxmoxClient, era: str) -> McpFactory:
+    """Open an SDK client, in the parametrised protocol era, to the real server over our client.
+
+    Task waits run on the simulator's clock, so a 30 s wait costs no real time.
+    """
 
     @asynccontextmanager
     async def factory(policy: Policy = FULL) -> AsyncIterator[Client]:
-        server = build_server(Runtime(pve, Inventory(policy)))
+        server = build_server(Runtime(pve, Inventory(policy), clock=sim.wait_clock()))
         async with Client(server, mode=era) as client:
             yield client
 

@@ -7,9 +7,10 @@ one pass instead of one traceback at a time. Secrets are held as SecretStr and n
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
@@ -17,7 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pvemcp.pve.client import ApiToken
 from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
+from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.inventory import Policy, parse_policy
+from pvemcp.server.scope import Scope, parse_scope
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
@@ -61,6 +64,14 @@ class EnvSettings(BaseSettings):
     pve_sandbox: str | None = None
     pve_aliases: str | None = None
     pve_result_max_bytes: str | None = None
+    pve_confirm_mode: str | None = None
+    pve_audit_log: str | None = None
+    pve_audit_reads: str | None = None
+    pve_allowed_nodes: str | None = None
+    pve_allowed_vmids: str | None = None
+    pve_protected_tag: str | None = None
+    xdg_state_home: str | None = None
+    home: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,10 @@ class Config:
     policy: Policy
     log_level: int
     result_max_bytes: int = 40_000
+    confirm_mode: ConfirmMode = ConfirmMode.AUTO
+    scope: Scope = field(default_factory=Scope)
+    audit_path: Path | None = None  # None: PVE_AUDIT_LOG=off
+    audit_reads: bool = False
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -157,6 +172,33 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
     )
 
 
+AUDIT_OFF = frozenset({"off", "none", "false", "0"})
+
+
+def state_dir(env: EnvSettings) -> Path:
+    """$XDG_STATE_HOME/pvemcp, else ~/.local/state/pvemcp: where the audit log lives by default."""
+    base = (env.xdg_state_home or "").strip()
+    if base and os.path.isabs(base):
+        return Path(base) / "pvemcp"
+    home = (env.home or "").strip() or str(Path.home())
+    return Path(home) / ".local" / "state" / "pvemcp"
+
+
+def _audit_path(env: EnvSettings, sandbox: bool, problems: list[str]) -> Path | None:
+    text = (env.pve_audit_log or "").strip()
+    if text.lower() in AUDIT_OFF:
+        return None
+    if not text:
+        return state_dir(env) / ("sandbox-audit.jsonl" if sandbox else "audit.jsonl")
+    if any(ord(ch) < 32 for ch in text):
+        problems.append("PVE_AUDIT_LOG contains control characters")
+        return None
+    path = Path(text).expanduser()
+    if path.is_dir():
+        problems.append(f"PVE_AUDIT_LOG={text!r} is a directory; name a file, e.g. {path / 'audit.jsonl'}")
+    return path
+
+
 def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Config:
     """Read and validate every setting; raise ConfigError listing all problems."""
     if environ is None:
@@ -178,6 +220,14 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
     if level_text not in LOG_LEVELS:
         problems.append(f"PVE_LOG_LEVEL={env.pve_log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     max_bytes = _number("PVE_RESULT_MAX_BYTES", env.pve_result_max_bytes, 40_000, problems, low=2_000, high=10_000_000)
+    mode_text = (env.pve_confirm_mode or "auto").strip().lower()
+    if mode_text not in {m.value for m in ConfirmMode}:
+        problems.append(f"PVE_CONFIRM_MODE={env.pve_confirm_mode!r} is not one of auto, elicit, flag")
+        mode_text = "auto"
+    scope, scope_problems = parse_scope(env.pve_allowed_nodes, env.pve_allowed_vmids, env.pve_protected_tag)
+    problems.extend(scope_problems)
+    audit_reads = _flag("PVE_AUDIT_READS", env.pve_audit_reads, problems)
+    audit_path = _audit_path(env, sandbox, problems)
     target = None if sandbox else _target(env, problems)
     if problems:
         raise ConfigError(problems)
@@ -187,4 +237,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
         policy=policy,
         log_level=LOG_LEVELS.get(level_text, logging.INFO),
         result_max_bytes=int(max_bytes),
+        confirm_mode=ConfirmMode(mode_text),
+        scope=scope,
+        audit_path=audit_path,
+        audit_reads=audit_reads,
     )

@@ -85,6 +85,17 @@ class Param:
 
 CONFIRM = Param("confirm", "boolean", "true only once the user agreed to this change.")
 
+# Added to every tool that starts a Proxmox task; pvemcp waits for the task (server/waiting.py).
+WAIT_DEFAULT, WAIT_MAX = 30, 600
+WAIT = Param(
+    "wait_seconds",
+    "integer",
+    f"Wait this long for the task (default {WAIT_DEFAULT}; 0: return at once).",
+    minimum=0,
+    maximum=WAIT_MAX,
+    local=True,
+)
+
 
 # Added to every `paged` tool; pvemcp applies them itself (Proxmox never sees them).
 PAGING = (
@@ -120,6 +131,7 @@ class ToolSpec:
     page_key: str | None = None  # item key that orders pages stably (e.g. "id", "vmid", "volid")
     at_least_one: tuple[str, ...] = ()  # update tools: at least one of these arguments must be given
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
+    api: bool = True  # False: pvemcp answers itself (pve_preview); method and path name no endpoint of its own
 
     @property
     def read_only(self) -> bool:
@@ -147,7 +159,12 @@ class ToolSpec:
     @property
     def all_params(self) -> tuple[Param, ...]:
         """The tool's own parameters plus the ones pvemcp adds (paging, confirm)."""
-        return self.params + (PAGING if self.paged else ()) + ((CONFIRM,) if self.confirm else ())
+        return (
+            self.params
+            + (PAGING if self.paged else ())
+            + ((WAIT,) if self.returns_task else ())
+            + ((CONFIRM,) if self.confirm else ())
+        )
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.all_params if p.name == name), None)

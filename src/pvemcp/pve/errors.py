@@ -10,7 +10,8 @@ The tree::
     ├── ProxmoxTransportError        Proxmox was not reached or did not answer in time
     │     TIMEOUT  TLS_ERROR  CONNECTION_REFUSED  CONNECTION_RESET  DNS_RESOLUTION_FAILED  HOST_UNREACHABLE
     └── ToolCallError                refused by pvemcp itself before or around the call
-          TOOL_INPUT_REJECTED  CONFIRMATION_REQUIRED  GUEST_NOT_FOUND  INTERNAL_ERROR (a bug, logged)
+          TOOL_INPUT_REJECTED  CONFIRMATION_REQUIRED  CONFIRMATION_DECLINED  TARGET_CHANGED
+          OUT_OF_SCOPE  PROTECTED_GUEST  GUEST_NOT_FOUND  TASK_FAILED  INTERNAL_ERROR (a bug, logged)
 
 Messages keep Proxmox's own words; hints say what to do next. Later layers never re-classify by
 matching message text: they read `code`.
@@ -39,7 +40,12 @@ class ErrorCode(StrEnum):
     HOST_UNREACHABLE = "HOST_UNREACHABLE"
     TOOL_INPUT_REJECTED = "TOOL_INPUT_REJECTED"
     CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
+    CONFIRMATION_DECLINED = "CONFIRMATION_DECLINED"
+    TARGET_CHANGED = "TARGET_CHANGED"
+    OUT_OF_SCOPE = "OUT_OF_SCOPE"
+    PROTECTED_GUEST = "PROTECTED_GUEST"
     GUEST_NOT_FOUND = "GUEST_NOT_FOUND"
+    TASK_FAILED = "TASK_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

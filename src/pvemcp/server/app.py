@@ -7,8 +7,11 @@ from typing import Any
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pvemcp import __version__
+from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
 from pvemcp.server.prompts import Prompts
 
@@ -24,7 +27,30 @@ read pve_get_task_log when it fails.
 - Errors come back as {code, message, hint}: the message keeps Proxmox's own words; follow the hint."""
 
 
-def build_server(runtime: Runtime) -> Server[Any]:
+def call_context(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, caller: str) -> CallContext:
+    """The SDK's request context, reduced to what the dispatch path uses."""
+    session = ctx.session
+    capabilities = session.client_capabilities
+    modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    # A client that declares elicitation without naming a mode supports forms (the 2025-06-18 shape).
+    can_elicit = elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+    async def elicit(message: str, schema: dict[str, Any]) -> types.ElicitResult:
+        return await session.elicit_form(message, schema, related_request_id=ctx.request_id)
+
+    return CallContext(
+        caller=caller,
+        era="modern" if modern else "legacy",
+        progress=session.report_progress,
+        can_elicit=can_elicit and (modern or session.can_send_request),
+        elicit=None if modern else elicit,
+        input_responses=params.input_responses,
+        request_state=params.request_state,
+    )
+
+
+def build_server(runtime: Runtime, *, caller: str = "stdio") -> Server[Any]:
     """One Server for the process; listings are prebuilt, every call goes through `call_tool`."""
 
     async def on_list_tools(
@@ -32,8 +58,10 @@ def build_server(runtime: Runtime) -> Server[Any]:
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=runtime.tools)
 
-    async def on_call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
-        return await call_tool(runtime, params.name, params.arguments)
+    async def on_call_tool(
+        ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        return await call_tool(runtime, params.name, params.arguments, call_context(ctx, params, caller))
 
     prompts = Prompts(runtime.inventory)
 
@@ -58,4 +86,7 @@ def build_server(runtime: Runtime) -> Server[Any]:
         on_list_prompts=on_list_prompts if offered else None,
         on_get_prompt=on_get_prompt if offered else None,
     )
+    # 2026-07-28 confirmations travel as InputRequiredResult: the SDK seals our requestState (AES-GCM,
+    # bound to the tool and its arguments, short-lived) and verifies it when the client calls again.
+    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(ttl=600), default_audience="pvemcp"))
     return server

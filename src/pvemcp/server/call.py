@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pvemcp.catalog.spec import ToolSpec
@@ -12,9 +12,22 @@ from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import PveMcpError
 from pvemcp.pve.upid import parse_upid
+from pvemcp.server.context import CallContext
+
+if TYPE_CHECKING:
+    from pvemcp.server.dispatch import Runtime
 
 # Arguments that steer pvemcp itself and never travel to Proxmox.
-CONTROL_ARGS = frozenset({"confirm"})
+CONTROL_ARGS = frozenset({"confirm", "wait_seconds"})
+
+
+# Arguments whose values are secrets: redacted wherever a call is described (audit log, preview).
+SECRET_ARGS = frozenset({"password", "cipassword", "secret", "token_secret"})
+REDACTED = "***"
+
+
+def redacted(args: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: REDACTED if key in SECRET_ARGS and value is not None else value for key, value in args.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +35,8 @@ class Call:
     spec: ToolSpec
     args: dict[str, Any]
     client: ProxmoxClient
+    runtime: Runtime | None = None  # for the tools that act on pvemcp itself (pve_preview, pve_wait_task)
+    ctx: CallContext | None = None
 
 
 Handler = Callable[[Call], Awaitable[Any]]

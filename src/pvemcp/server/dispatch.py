@@ -1,7 +1,7 @@
 """The one path every tool call takes (DESIGN.md, "The life of one tool call").
 
-exposed? → validate → locate node → confirm → handler → shape → log. A step a tool does not need
-is a no-op for it, not a second path.
+exposed? → validate → scope → locate node → confirm → handler → wait for its task → shape → audit → log.
+A step a tool does not need is a no-op for it, not a second path.
 """
 
 from __future__ import annotations
@@ -12,21 +12,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
+from pvemcp.audit import AuditLog
+from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.server import shaping
-from pvemcp.server.call import Call
-from pvemcp.server.confirm import require_confirmation
+from pvemcp.server.call import Call, redacted
+from pvemcp.server.confirm import ConfirmMode, confirm
+from pvemcp.server.context import CallContext, RealClock, WaitClock
 from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.listing import build_listing
-from pvemcp.server.resolve import GuestLocator, fill_location
+from pvemcp.server.resolve import GuestLocator, GuestRef, fill_location
+from pvemcp.server.scope import Scope, filter_result, guard
 from pvemcp.server.validation import ArgumentValidator
+from pvemcp.server.waiting import follow
 
 log = logging.getLogger("pvemcp.call")
+
+# Every catalog name (aliases too), exposed or not: a call to a hidden write tool is still audited.
+CATALOG = {name: spec for spec in ALL_TOOLS for name in (spec.name, *spec.aliases)}
+
+# Outcome of an audited attempt, by error code; any other code is "failed".
+REFUSALS = frozenset(
+    {
+        ErrorCode.TOOL_INPUT_REJECTED,
+        ErrorCode.CONFIRMATION_REQUIRED,
+        ErrorCode.OUT_OF_SCOPE,
+        ErrorCode.PROTECTED_GUEST,
+        ErrorCode.TARGET_CHANGED,
+        ErrorCode.GUEST_NOT_FOUND,
+    }
+)
 
 
 @dataclass(slots=True)
@@ -36,6 +58,11 @@ class Runtime:
     client: ProxmoxClient
     inventory: Inventory
     max_result_bytes: int = 40_000
+    confirm_mode: ConfirmMode = ConfirmMode.AUTO
+    scope: Scope = field(default_factory=Scope)
+    audit: AuditLog | None = None
+    audit_reads: bool = False
+    clock: WaitClock = field(default_factory=RealClock)
     locator: GuestLocator = field(init=False)
     validators: dict[str, ArgumentValidator] = field(init=False)
     tools: list[types.Tool] = field(init=False)
@@ -46,29 +73,88 @@ class Runtime:
         self.validators = {name: ArgumentValidator(spec) for name, spec in specs.items()}
         self.tools = build_listing(self.inventory)
 
+    def audited(self, spec: ToolSpec) -> bool:
+        return self.audit is not None and (not spec.read_only or self.audit_reads)
+
 
 def unknown_tool(name: str) -> MCPError:
     return MCPError(types.INVALID_PARAMS, f"Unknown tool: {name}")
 
 
-async def call_tool(runtime: Runtime, name: str, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
+@dataclass(slots=True)
+class Attempt:
+    """What the audit log and the call log say about one call."""
+
+    name: str
+    spec: ToolSpec
+    arguments: Mapping[str, Any]
+    ctx: CallContext
+    started: float = field(default_factory=time.perf_counter)
+    outcome: str = "ok"
+    code: str | None = None
+    target: GuestRef | None = None
+    upid: str | None = None
+    approval: str | None = None
+    note: str | None = None
+
+    def entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "caller": self.ctx.caller,
+            "tool": self.name,
+            "arguments": redacted(self.arguments),
+            "outcome": self.outcome,
+        }
+        if self.name != self.spec.name:
+            entry["alias_of"] = self.spec.name
+        if self.target is not None:
+            entry["target"] = {"vmid": self.target.vmid, "node": self.target.node, "name": self.target.name}
+        optional = {"code": self.code, "upid": self.upid, "approval": self.approval, "note": self.note}
+        entry.update({key: value for key, value in optional.items() if value is not None})
+        entry["duration_ms"] = round((time.perf_counter() - self.started) * 1000, 1)
+        return entry
+
+    def failed(self, error: PveMcpError) -> None:
+        self.code = str(error.code)
+        if error.code is ErrorCode.CONFIRMATION_DECLINED:
+            self.outcome = "declined"
+        elif error.code in REFUSALS:
+            self.outcome = "refused"
+        else:
+            self.outcome = "failed"
+        upid = (error.details or {}).get("upid")
+        if isinstance(upid, str):
+            self.upid = upid
+
+
+async def call_tool(
+    runtime: Runtime, name: str, arguments: Mapping[str, Any] | None, ctx: CallContext | None = None
+) -> types.CallToolResult | types.InputRequiredResult:
+    ctx = ctx or CallContext()
     exposed = runtime.inventory.get(name)
     if exposed is None:  # a hidden tool answers exactly like one that does not exist
+        hidden = CATALOG.get(name)
+        if hidden is not None and runtime.audited(hidden):
+            attempt = Attempt(name, hidden, arguments or {}, ctx, outcome="refused", code="TOOL_NOT_EXPOSED")
+            await _audit(runtime, attempt)
         raise unknown_tool(name)
     spec = exposed.spec
-    started = time.perf_counter()
-    outcome = "ok"
+    attempt = Attempt(name, spec, arguments or {}, ctx)
     try:
-        args = runtime.validators[spec.name].validate(arguments or {})
-        await fill_location(spec, args, runtime.locator)
-        require_confirmation(spec, name, args)
-        data = await HANDLERS[spec.handler or "rest"](Call(spec, args, runtime.client))
-        return shaping.success(shaping.shape(spec, args, data, runtime.max_result_bytes))
+        result = await _run(runtime, attempt, ctx)
+        if isinstance(result, types.InputRequiredResult):
+            attempt.outcome = "asked"
+            return result
+        return shaping.success(result)
     except PveMcpError as exc:
-        outcome = str(exc.code)
+        attempt.failed(exc)
         return shaping.failure(exc)
+    except anyio.get_cancelled_exc_class():
+        attempt.outcome = "cancelled"
+        if attempt.upid:
+            attempt.note = "the client cancelled the wait; the Proxmox task goes on"
+        raise
     except Exception:
-        outcome = str(ErrorCode.INTERNAL_ERROR)
+        attempt.outcome, attempt.code = "failed", str(ErrorCode.INTERNAL_ERROR)
         log.exception("tool %s failed unexpectedly", name)
         return shaping.failure(
             PveMcpError(
@@ -78,7 +164,45 @@ async def call_tool(runtime: Runtime, name: str, arguments: Mapping[str, Any] | 
             )
         )
     finally:
+        if runtime.audited(spec):
+            with anyio.CancelScope(shield=True):  # a cancelled call is recorded too
+                await _audit(runtime, attempt)
         alias = f" alias_of={spec.name}" if exposed.alias_of else ""
         log.info(
-            "call tool=%s%s outcome=%s duration_ms=%.1f", name, alias, outcome, (time.perf_counter() - started) * 1000
+            "call tool=%s%s outcome=%s duration_ms=%.1f",
+            name,
+            alias,
+            attempt.code or attempt.outcome,
+            (time.perf_counter() - attempt.started) * 1000,
         )
+
+
+async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str, Any] | types.InputRequiredResult:
+    spec = attempt.spec
+    args = runtime.validators[spec.name].validate(attempt.arguments)
+    target = attempt.target = await guard(runtime.scope, runtime.locator, spec, args)
+    await fill_location(spec, args, runtime.locator)
+
+    async def relocate() -> GuestRef | None:
+        return await guard(runtime.scope, runtime.locator, spec, args)
+
+    approval = await confirm(runtime.confirm_mode, spec, attempt.name, args, target, ctx, relocate)
+    if isinstance(approval, types.InputRequiredResult):
+        return approval
+    if approval.by != "not-needed":
+        attempt.approval = approval.by
+    data = await HANDLERS[spec.handler or "rest"](Call(spec, args, runtime.client, runtime, ctx))
+    if spec.returns_task and isinstance(data, Mapping) and isinstance(data.get("upid"), str):
+        attempt.upid = str(data["upid"])
+        data = await follow(runtime.client, runtime.clock, data, args, ctx)
+    data = filter_result(runtime.scope, spec, data)
+    return shaping.shape(spec, args, data, runtime.max_result_bytes)
+
+
+async def _audit(runtime: Runtime, attempt: Attempt) -> None:
+    assert runtime.audit is not None
+    try:
+        await runtime.audit.append(attempt.entry())
+    except OSError:
+        # The log could not be written: say so loudly; the call's own answer stands.
+        log.exception("audit log %s could not be written", runtime.audit.path)

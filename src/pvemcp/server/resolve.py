@@ -24,6 +24,13 @@ class GuestRef:
     node: str
     type: str
     name: str
+    tags: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """How a person names the guest: "VM 104 'db-primary' on pve2"."""
+        kind = "VM" if self.type == "qemu" else "container"
+        named = f" '{self.name}'" if self.name else ""
+        return f"{kind} {self.vmid}{named} on {self.node}"
 
 
 class GuestLocator:
@@ -46,13 +53,19 @@ class GuestLocator:
             for row in rows if isinstance(rows, list) else []:
                 if isinstance(row, dict) and row.get("vmid") is not None and row.get("node"):
                     vmid = int(row["vmid"])
-                    guests[vmid] = GuestRef(vmid, str(row["node"]), str(row.get("type", "")), str(row.get("name", "")))
+                    tags = tuple(t for t in str(row.get("tags") or "").replace(",", ";").split(";") if t)
+                    guests[vmid] = GuestRef(
+                        vmid, str(row["node"]), str(row.get("type", "")), str(row.get("name", "")), tags
+                    )
             self._guests = guests
             self._fetched_at = time.monotonic()
 
-    async def locate(self, vmid: int) -> GuestRef:
+    async def locate(self, vmid: int, *, fresh: bool = False) -> GuestRef:
+        """The guest's current place; fresh=True reads the cluster now (writes check tags and identity)."""
         now = time.monotonic()
-        if now - self._fetched_at > self._ttl:
+        if fresh:
+            await self._refresh(stale_before=now)
+        elif now - self._fetched_at > self._ttl:
             await self._refresh(stale_before=now - self._ttl)
         ref = self._guests.get(vmid)
         if ref is None and self._fetched_at < now:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import gc
 import logging
+from typing import TYPE_CHECKING
 
 from pvemcp.config import Config
 from pvemcp.pve.client import ApiToken, ProxmoxClient
 from pvemcp.server.inventory import Inventory
+
+if TYPE_CHECKING:
+    from pvemcp.server.dispatch import Runtime
 
 log = logging.getLogger("pvemcp")
 
@@ -49,15 +53,29 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def make_runtime(config: Config, client: ProxmoxClient) -> Runtime:
+    from pvemcp.audit import AuditLog
+    from pvemcp.server.dispatch import Runtime
+
+    return Runtime(
+        client,
+        Inventory(config.policy),
+        max_result_bytes=config.result_max_bytes,
+        confirm_mode=config.confirm_mode,
+        scope=config.scope,
+        audit=AuditLog(config.audit_path) if config.audit_path is not None else None,
+        audit_reads=config.audit_reads,
+    )
+
+
 async def serve_stdio(config: Config) -> None:
     from mcp.server.stdio import stdio_server
 
     from pvemcp.server.app import build_server
-    from pvemcp.server.dispatch import Runtime
 
     client = make_client(config)
     try:
-        runtime = Runtime(client, Inventory(config.policy), max_result_bytes=config.result_max_bytes)
+        runtime = make_runtime(config, client)
         server = build_server(runtime)
         settle_heap()
         where = "the sandbox cluster" if config.sandbox else config.target.base_url if config.target else "?"

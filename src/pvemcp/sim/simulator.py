@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import time
+
+import anyio
 
 from .api import RecordedRequest, SimApp
 from .builder import DEFAULT_SECRET, DEFAULT_TOKEN, Spec, build
@@ -84,6 +87,31 @@ class Simulator:
         """Finish every task that is due by the clock; return how many finished."""
         return self.runner.settle()
 
+    def wait_clock(self) -> SimWaitClock:
+        """A clock for pvemcp's task waiting that runs on this cluster's time (see SimWaitClock)."""
+        return SimWaitClock(self.clock)
+
     def __repr__(self) -> str:
         s = self.state
         return f"Simulator(nodes={len(s.nodes)}, guests={len(s.guests)}, seed={self.seed}, clock={self.clock!r})"
+
+
+class SimWaitClock:
+    """pvemcp's wait clock on simulated time: with a manual clock, sleeping advances the cluster's clock.
+
+    A wait of 30 s then costs no real time, and tasks finish exactly when their simulated duration has
+    passed; with the real clock it is plain wall time.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock.now() if isinstance(self._clock, ManualClock) else time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        if isinstance(self._clock, ManualClock):
+            self._clock.advance(seconds)
+            await anyio.lowlevel.checkpoint()
+        else:
+            await anyio.sleep(seconds)
