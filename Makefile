@@ -35,6 +35,7 @@ clean:
 
 docs: $(STAMP)
 	$(BIN)/pvemcp tools --markdown > docs/TOOLS.md
+	$(BIN)/pvemcp tools --errors > docs/errors.md
 
 snapshots: $(STAMP)
 	PVEMCP_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_docs.py

@@ -1,8 +1,12 @@
-"""Shared fixtures: a simulated cluster, our real client wired to it, and the real MCP server."""
+"""Shared fixtures: a simulated cluster, our real client wired to it, and the real MCP server.
+
+The cluster's token secret is a canary: the session fails if it shows up in any log record or tool result.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,15 +22,48 @@ from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
 from pvemcp.sim import Simulator
+from pvemcp.sim.builder import DEFAULT_SECRET
+from tests.canary import LeakHandler, LeakWatch, watching
 
 ERAS = ("legacy", "2026-07-28")
 SCHEMA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "pve-api"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.002)
 
+# The token secret of the suite's simulated cluster, and a wrong one tests send on purpose. Neither, nor the
+# simulator's default secret (used by `Simulator()` elsewhere), may appear in a log record or a tool result.
+CANARY = "ca11ab1e-5ec2-4e7a-9c0d-c4a4e7000001"
+WRONG_CANARY = "ca11ab1e-5ec2-4e7a-9c0d-c4a4e7000002"
+LEAK_WATCH = LeakWatch((CANARY, WRONG_CANARY, DEFAULT_SECRET))
+
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leak_watch() -> Iterator[LeakHandler]:
+    with watching(LEAK_WATCH) as handler:
+        yield handler
+
+
+@pytest.fixture(autouse=True)
+def _leak_watch_stays_installed(leak_watch: LeakHandler) -> None:
+    """Code under test may reset the root logger's handlers (configure_logging does): put the watch back."""
+    root = logging.getLogger()
+    if leak_watch not in root.handlers:
+        root.addHandler(leak_watch)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if LEAK_WATCH.leaks:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if LEAK_WATCH.leaks:
+        terminalreporter.section("secret leak", red=True)
+        terminalreporter.line(LEAK_WATCH.report(), red=True)
 
 
 def sim_token(sim: Simulator) -> ApiToken:
@@ -35,16 +72,18 @@ def sim_token(sim: Simulator) -> ApiToken:
     return ApiToken(user=user, realm=realm, token_name=token_name, secret=sim.token_secret)
 
 
-def client_for(sim: Simulator, *, timeout: float = 5.0) -> ProxmoxClient:
+def client_for(sim: Simulator, *, timeout: float = 5.0, secret: str | None = None) -> ProxmoxClient:
+    """Our client on the simulator in-process; `secret` overrides the token secret it sends."""
+    token = sim_token(sim)
+    if secret is not None:
+        token = ApiToken(token.user, token.realm, token.token_name, secret)
     transport = httpx2.ASGITransport(app=sim.app)
-    return ProxmoxClient(
-        "https://pve1.sim:8006", sim_token(sim), transport=transport, timeout=timeout, retry=FAST_RETRY
-    )
+    return ProxmoxClient("https://pve1.sim:8006", token, transport=transport, timeout=timeout, retry=FAST_RETRY)
 
 
 @pytest.fixture
 def sim() -> Simulator:
-    return Simulator()
+    return Simulator(token_secret=CANARY)
 
 
 @pytest.fixture

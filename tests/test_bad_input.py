@@ -17,7 +17,14 @@ UPID = "UPID:pve1:00001234:00005678:6743A1B2:qmstart:100:root@pam!pvemcp:"
 BASE: dict[str, Any] = {"node": "pve1", "vmid": 100, "upid": UPID, "storage": "local"}
 PATH_BREAKERS = ["../etc", "pve1/../x", "a/b", "a?b=1", "a#b", "a\nb", "a\x00b", "-oProxyCommand=x", "a b", ""]
 TEXT_BREAKERS = ["-rf", "a\x00b", "a\x1bb"]
-WRONG_TYPE: dict[str, object] = {"integer": "100", "boolean": "yes", "string": 7, "number": "1", "array": "x"}
+WRONG_TYPE: dict[str, object] = {
+    "integer": "100",
+    "boolean": "yes",
+    "string": 7,
+    "number": "1",
+    "array": "x",
+    "object": [],
+}
 
 
 def sample(param: Param) -> object:
@@ -25,7 +32,15 @@ def sample(param: Param) -> object:
         return BASE[param.name]
     if param.enum:
         return param.enum[0]
-    return {"string": "x1", "integer": param.minimum or 1, "boolean": True, "number": 1, "array": ["x1"]}[param.type]
+    samples = {
+        "string": "x1",
+        "integer": param.minimum or 1,
+        "boolean": True,
+        "number": 1,
+        "array": ["x1"],
+        "object": {},
+    }
+    return samples[param.type]
 
 
 def valid_args(spec: ToolSpec) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,50 @@ def test_a_pin_wins_over_insecure_mode() -> None:
     config = load_config({**GOOD, "PROXMOX_ALLOW_INSECURE_TLS": "true", "PROXMOX_TLS_FINGERPRINT": "ab" * 32})
     assert config.target is not None
     assert config.target.tls.fingerprint == "ab" * 32 and not config.target.tls.insecure
+
+
+def test_safety_settings_default_to_auto_confirmation_an_open_scope_and_an_audit_log_in_the_state_dir() -> None:
+    config = load_config({**GOOD, "HOME": "/home/admin"})
+    assert config.confirm_mode == "auto"
+    assert not config.scope.restricted and config.scope.protected_tag == "pvemcp-protected"
+    assert str(config.audit_path) == "/home/admin/.local/state/pvemcp/audit.jsonl"
+    assert not config.audit_reads
+    xdg = load_config({**GOOD, "XDG_STATE_HOME": "/var/lib/state"})
+    assert str(xdg.audit_path) == "/var/lib/state/pvemcp/audit.jsonl"
+    assert load_config({**GOOD, "PVE_AUDIT_LOG": "off"}).audit_path is None
+
+
+def test_the_scope_is_read_from_node_names_and_vmid_ranges() -> None:
+    config = load_config(
+        {**GOOD, "PVE_ALLOWED_NODES": "pve1, pve2", "PVE_ALLOWED_VMIDS": "100-199,300", "PVE_PROTECTED_TAG": ""}
+    )
+    scope = config.scope
+    assert scope.restricted and scope.nodes == frozenset({"pve1", "pve2"})
+    assert [scope.allows_vmid(v) for v in (99, 100, 199, 200, 300, 301)] == [False, True, True, False, True, False]
+    assert scope.allows_node("pve2") and not scope.allows_node("pve3")
+    assert scope.protected_tag is None
+
+
+def test_bad_safety_settings_are_reported_together(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            {
+                **GOOD,
+                "PVE_CONFIRM_MODE": "sometimes",
+                "PVE_ALLOWED_VMIDS": "100-50,abc,42",
+                "PVE_ALLOWED_NODES": "pve1,bad/name",
+                "PVE_AUDIT_LOG": str(tmp_path),
+                "PVE_AUDIT_READS": "perhaps",
+            }
+        )
+    problems = "\n".join(caught.value.problems)
+    for expected in (
+        "PVE_CONFIRM_MODE='sometimes'",
+        "'100-50'",
+        "'abc'",
+        "'42'",
+        "bad/name",
+        "is a directory",
+        "PVE_AUDIT_READS='perhaps'",
+    ):
+        assert expected in problems

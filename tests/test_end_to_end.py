@@ -57,8 +57,11 @@ def control(env: dict[str, str], path: str) -> dict[str, object]:
     return data
 
 
-async def test_pvemcp_run_on_stdio_operates_the_simulator_served_over_https(served_sim: dict[str, str]) -> None:
-    env = {**served_sim, "PVE_ACCESS_TIER": "read-execute", "PVE_LOG_LEVEL": "warning"}
+async def test_pvemcp_run_on_stdio_operates_the_simulator_served_over_https(
+    served_sim: dict[str, str], tmp_path: Path
+) -> None:
+    audit = tmp_path / "audit.jsonl"
+    env = {**served_sim, "PVE_ACCESS_TIER": "read-execute", "PVE_LOG_LEVEL": "warning", "PVE_AUDIT_LOG": str(audit)}
     params = StdioServerParameters(command=str(BIN), args=["run"], env=env)
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
@@ -73,15 +76,14 @@ async def test_pvemcp_run_on_stdio_operates_the_simulator_served_over_https(serv
             refused = await client.call_tool("stopVM", {"vmid": running["vmid"]})
             assert refused.is_error and payload(refused)["code"] == "CONFIRMATION_REQUIRED"
             assert control(served_sim, f"/_sim/guests/{running['vmid']}")["status"] == "running"
-            started = payload(await client.call_tool("stopVM", {"vmid": running["vmid"], "confirm": True}))
-            assert started["upid"].startswith(f"UPID:{running['node']}:")
-            while True:
-                status = payload(await client.call_tool("pve_get_task_status", {"upid": started["upid"]}))
-                if status["status"] == "stopped":
-                    break
-                await anyio.sleep(0.2)
-            assert status["exitstatus"] == "OK"
+            stopped = payload(await client.call_tool("stopVM", {"vmid": running["vmid"], "confirm": True}))
+            task = stopped["task"]  # the server waited for the task, in real time
+            assert task["upid"].startswith(f"UPID:{running['node']}:")
+            assert (task["status"], task["exitstatus"]) == ("stopped", "OK")
             assert control(served_sim, f"/_sim/guests/{running['vmid']}")["status"] == "stopped"
+    entries = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [(e["tool"], e["outcome"]) for e in entries] == [("stopVM", "refused"), ("stopVM", "ok")]
+    assert entries[1]["upid"] == task["upid"] and entries[1]["caller"] == "stdio"
 
 
 def test_pvemcp_tools_lists_the_whole_catalog_with_endpoints() -> None:
@@ -104,8 +106,8 @@ def test_pvemcp_version_prints_the_version() -> None:
     assert __version__ in out.stdout
 
 
-async def test_pvemcp_run_sandbox_serves_the_embedded_cluster_with_no_settings() -> None:
-    env = {"PVE_LOG_LEVEL": "warning"}
+async def test_pvemcp_run_sandbox_serves_the_embedded_cluster_with_no_settings(tmp_path: Path) -> None:
+    env = {"PVE_LOG_LEVEL": "warning", "HOME": str(tmp_path)}  # the sandbox's audit log goes under HOME
     params = StdioServerParameters(command=str(BIN), args=["run", "--sandbox"], env=env)
     with anyio.fail_after(60):
         async with Client(params, mode="2026-07-28") as client:
@@ -114,3 +116,4 @@ async def test_pvemcp_run_sandbox_serves_the_embedded_cluster_with_no_settings()
             assert "pve_start_qemu_vm" not in names  # the default tier is read-only, sandbox or not
             resources = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))
             assert resources["count"] >= 16
+    assert (tmp_path / ".local" / "state" / "pvemcp" / "sandbox-audit.jsonl").is_file()

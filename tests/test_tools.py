@@ -155,11 +155,8 @@ async def test_power_actions_start_a_task_that_changes_the_guest(
     args: dict[str, Any] = {"vmid": guest.vmid}
     if confirm:
         args["confirm"] = True
-    body = await call(connect, tool, args)
-    assert body["upid"].startswith(f"UPID:{guest.node}:") and body["node"] == guest.node
-    assert body["status"] == "running"
-    sim.clock.advance(30)
-    task = await call(connect, "pve_get_task_status", {"upid": body["upid"]})
+    task = (await call(connect, tool, args))["task"]  # the call waits for its task
+    assert task["upid"].startswith(f"UPID:{guest.node}:") and task["node"] == guest.node
     assert task["status"] == "stopped" and task["exitstatus"] == "OK"
     assert state_of(sim.state.guests[guest.vmid]) == after
 
@@ -195,8 +192,7 @@ async def test_a_destructive_tool_without_confirm_changes_nothing(
 
 async def test_task_log_and_task_list_show_the_task(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "stopped")
-    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["upid"]
-    sim.clock.advance(30)
+    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["task"]["upid"]
     log = (await call(connect, "pve_get_task_log", {"upid": upid, "limit": 50}))["items"]
     assert log and log[-1]["t"] == "TASK OK"
     tasks = (await call(connect, "pve_list_tasks", {"node": guest.node, "vmid": guest.vmid, "limit": 10}))["items"]
@@ -214,9 +210,10 @@ async def test_proxmox_refusals_keep_proxmox_words(connect: McpFactory, sim: Sim
 
 async def test_a_task_that_fails_reports_proxmox_exit_status(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "running")
-    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["upid"]
-    sim.clock.advance(30)
-    task = await call(connect, "pve_get_task_status", {"upid": upid})
+    body = await failed(connect, "pve_start_qemu_vm", {"vmid": guest.vmid})
+    assert body["code"] == "TASK_FAILED" and f"VM {guest.vmid} already running" in body["message"]
+    assert body["details"]["log_tail"][-1] == f"TASK ERROR: VM {guest.vmid} already running"
+    task = await call(connect, "pve_get_task_status", {"upid": body["details"]["upid"]})
     assert task["status"] == "stopped"
     assert task["exitstatus"] == f"VM {guest.vmid} already running"
 

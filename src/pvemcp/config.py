@@ -100,7 +100,7 @@ class Config:
         return (self.target.token.secret,) if self.target else ()
 
 
-def _flag(name: str, value: str | None, problems: list[str]) -> bool:
+def flag_setting(name: str, value: str | None, problems: list[str]) -> bool:
     if value is None or not value.strip():
         return False
     try:
@@ -150,7 +150,7 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
     if not float(port).is_integer():
         problems.append(f"PROXMOX_PORT={env.proxmox_port!r} must be a whole number")
     timeout = _number("PROXMOX_TIMEOUT", env.proxmox_timeout, 20.0, problems, low=1, high=600)
-    insecure = _flag("PROXMOX_ALLOW_INSECURE_TLS", env.proxmox_allow_insecure_tls, problems)
+    insecure = flag_setting("PROXMOX_ALLOW_INSECURE_TLS", env.proxmox_allow_insecure_tls, problems)
     fingerprint = (env.proxmox_tls_fingerprint or "").strip() or None
     if fingerprint:
         try:
@@ -184,7 +184,7 @@ def state_dir(env: EnvSettings) -> Path:
     return Path(home) / ".local" / "state" / "pvemcp"
 
 
-def _audit_path(env: EnvSettings, sandbox: bool, problems: list[str]) -> Path | None:
+def audit_path_setting(env: EnvSettings, sandbox: bool, problems: list[str]) -> Path | None:
     text = (env.pve_audit_log or "").strip()
     if text.lower() in AUDIT_OFF:
         return None
@@ -206,7 +206,7 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
     else:  # an explicit mapping (tests, the CLI) is read alone, without the process environment
         env = EnvSettings.model_validate({k.lower(): v for k, v in environ.items()})
     problems: list[str] = []
-    sandbox = sandbox or _flag("PVE_SANDBOX", env.pve_sandbox, problems)
+    sandbox = sandbox or flag_setting("PVE_SANDBOX", env.pve_sandbox, problems)
     policy, policy_problems = parse_policy(
         tier=env.pve_access_tier,
         module=env.pve_module_mode,
@@ -226,8 +226,8 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
         mode_text = "auto"
     scope, scope_problems = parse_scope(env.pve_allowed_nodes, env.pve_allowed_vmids, env.pve_protected_tag)
     problems.extend(scope_problems)
-    audit_reads = _flag("PVE_AUDIT_READS", env.pve_audit_reads, problems)
-    audit_path = _audit_path(env, sandbox, problems)
+    audit_reads = flag_setting("PVE_AUDIT_READS", env.pve_audit_reads, problems)
+    audit_path = audit_path_setting(env, sandbox, problems)
     target = None if sandbox else _target(env, problems)
     if problems:
         raise ConfigError(problems)

@@ -8,7 +8,7 @@ import pytest
 
 from pvemcp.sim import Simulator
 from pvemcp.sim.state import Guest
-from tests.conftest import McpFactory
+from tests.conftest import McpFactory, payload
 from tests.helpers import call, failed, pick
 
 pytestmark = pytest.mark.anyio
@@ -43,10 +43,13 @@ async def test_listing_backups_shows_only_backup_archives(connect: McpFactory, s
 
 
 async def run_backup(connect: McpFactory, sim: Simulator, args: dict[str, Any]) -> dict[str, Any]:
-    started = await call(connect, "pve_run_backup", {**args, "confirm": True})
-    assert started["status"] == "running"
-    sim.clock.advance(30)
-    return await call(connect, "pve_get_task_status", {"upid": started["upid"]})
+    """Run a backup (the call waits for its task) and read the task's status as Proxmox reports it."""
+    async with connect() as client:
+        result = await client.call_tool("pve_run_backup", {**args, "confirm": True})
+    body = payload(result)
+    task = body["details"]["task"] if result.is_error else body["task"]
+    assert task["status"] == "stopped" and result.is_error is (task["exitstatus"] != "OK")
+    return await call(connect, "pve_get_task_status", {"upid": task["upid"]})
 
 
 @pytest.mark.parametrize(("mode", "compress", "ext"), [("snapshot", "zstd", "vma.zst"), ("stop", "gzip", "vma.gz")])
@@ -130,16 +133,14 @@ async def test_a_restore_creates_the_guest_from_the_archive(
     source = pick(sim, kind, "stopped")
     volid = await fresh_backup(connect, sim, source)
     args = {"node": source.node, "vmid": 950, "archive": volid, "storage": "local-lvm", "unique": True}
-    started = await call(connect, tool, {**args, "confirm": True})
-    assert started["upid"].startswith(f"UPID:{source.node}:")
+    task = (await call(connect, tool, {**args, "confirm": True}))["task"]
+    assert task["upid"].startswith(f"UPID:{source.node}:")
     sent = next(r for r in sim.requests if r.method == "POST" and r.path == f"/nodes/{source.node}/{kind}")
     if kind == "lxc":
         assert sent.params["ostemplate"] == volid and sent.params["restore"] == "1" and "archive" not in sent.params
     else:
         assert sent.params["archive"] == volid
-    sim.clock.advance(30)
-    task = await call(connect, "pve_get_task_status", {"upid": started["upid"]})
-    assert task["exitstatus"] == "OK"
+    assert task["status"] == "stopped" and task["exitstatus"] == "OK"
     restored = sim.state.guests[950]
     assert restored.type == kind and restored.node == source.node and restored.name == source.name
 

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_the_cluster_log_lists_the_newest_task_entries_first(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "stopped")
-    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["upid"]
-    sim.clock.advance(30)
+    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["task"]["upid"]
     items = (await call(connect, "pve_get_cluster_log", {"max": 5}))["items"]
     assert len(items) == 5
     assert items[0]["msg"] == f"end task {upid} OK" and items[1]["msg"] == f"starting task {upid}"
@@ -63,3 +62,13 @@ async def test_backup_info_lists_exactly_the_guests_no_backup_job_covers(connect
     }
     jobs[0]["all"] = 1
     assert (await call(connect, "pve_list_cluster_backup_info"))["items"] == []
+
+
+async def test_preview_describes_a_start_and_starts_nothing(connect: McpFactory, sim: Simulator) -> None:
+    guest = pick(sim, "qemu", "stopped")
+    body = await call(connect, "pve_preview", {"tool": "pve_start_qemu_vm", "arguments": {"vmid": guest.vmid}})
+    assert body["requests"] == [
+        {"method": "POST", "path": f"/nodes/{guest.node}/qemu/{guest.vmid}/status/start", "params": {}}
+    ]
+    assert body["verdict"]["allowed"] and not body["verdict"]["needs_confirmation"]
+    assert guest.status == "stopped" and {r.method for r in sim.requests} == {"GET"}

@@ -9,7 +9,7 @@ import pytest
 
 from pvemcp.sim import Simulator
 from pvemcp.sim.state import Guest
-from tests.conftest import McpFactory
+from tests.conftest import McpFactory, payload
 from tests.helpers import call, failed, pick
 
 pytestmark = pytest.mark.anyio
@@ -36,9 +36,27 @@ def volumes(sim: Simulator, vmid: int) -> dict[str, int]:
     }
 
 
-async def task_ok(connect: McpFactory, sim: Simulator, body: dict[str, Any]) -> dict[str, Any]:
-    finish(sim)
-    return await call(connect, "pve_get_task_status", {"upid": body["upid"]})
+async def outcome(connect: McpFactory, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Call a tool that waits for its task; the task as it ended, whether it succeeded or failed."""
+    async with connect() as client:
+        result = await client.call_tool(tool, args)
+    body = payload(result)
+    if result.is_error:
+        assert body["code"] == "TASK_FAILED", body
+        return dict(body["details"]["task"])
+    assert body["task"]["status"] == "stopped"
+    return dict(body["task"])
+
+
+async def started(connect: McpFactory, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Start the task without waiting (wait_seconds=0), so the state while it runs can be checked."""
+    body = await call(connect, tool, {**args, "wait_seconds": 0})
+    assert body["task"]["status"] == "running" and "pve_wait_task" in body["next"]
+    return body
+
+
+async def waited(connect: McpFactory, body: dict[str, Any]) -> dict[str, Any]:
+    return await outcome(connect, "pve_wait_task", {"upid": body["task"]["upid"]})
 
 
 async def test_a_vm_is_created_with_disk_iso_nic_and_the_next_free_id(connect: McpFactory, sim: Simulator) -> None:
@@ -63,8 +81,9 @@ async def test_a_vm_is_created_with_disk_iso_nic_and_the_next_free_id(connect: M
         "description": "made by a test",
     }
     body = await call(connect, "pve_qemu_create", args)
-    assert body["vmid"] == vmid and body["upid"].startswith("UPID:pve2:") and ":qmcreate:" in body["upid"]
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    task = body["task"]
+    assert body["vmid"] == vmid and task["upid"].startswith("UPID:pve2:") and ":qmcreate:" in task["upid"]
+    assert task["exitstatus"] == "OK"
     guest = sim.state.guests[vmid]
     config = guest.config
     assert (guest.node, guest.status, guest.pool, guest.lock) == ("pve2", "running", "production", None)
@@ -97,10 +116,10 @@ async def test_a_container_is_created_unprivileged_with_root_disk_static_ip_and_
         "password": "correct horse battery",
         "ssh-public-keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1x admin@laptop",
     }
-    body = await call(connect, "pve_lxc_create", args)
-    assert body["vmid"] == 777 and ":vzcreate:777:" in body["upid"]
+    body = await started(connect, "pve_lxc_create", args)
+    assert body["vmid"] == 777 and ":vzcreate:777:" in body["task"]["upid"]
     assert sim.state.guests[777].lock == "create"
-    finish(sim)
+    assert (await waited(connect, body))["exitstatus"] == "OK"
     config = sim.state.guests[777].config
     assert config["rootfs"] == "local-lvm:vm-777-disk-0,size=4G"
     net = str(config["net0"])
@@ -148,8 +167,8 @@ async def test_delete_removes_a_stopped_guest_and_its_disks(
 ) -> None:
     guest = pick(sim, kind, "stopped")
     assert volumes(sim, guest.vmid)
-    body = await call(connect, tool, {"vmid": guest.vmid, "confirm": True, "purge": True})
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    task = await outcome(connect, tool, {"vmid": guest.vmid, "confirm": True, "purge": True})
+    assert task["exitstatus"] == "OK"
     assert guest.vmid not in sim.state.guests and volumes(sim, guest.vmid) == {}
     listed = [str(job.get("vmid", "")).split(",") for job in sim.state.backup.jobs.values()]
     assert all(str(guest.vmid) not in vmids for vmids in listed)
@@ -197,16 +216,15 @@ async def test_a_running_vm_migrates_only_online_and_takes_its_local_disk_along(
     target = next(n for n in sim.state.nodes if n != guest.node)
     refused = await failed(connect, "pve_qemu_migrate", {"vmid": guest.vmid, "target": target, "confirm": True})
     assert "can't migrate running VM without --online" in refused["message"]
-    body = await call(
+    task = await outcome(
         connect, "pve_qemu_migrate", {"vmid": guest.vmid, "target": target, "online": True, "confirm": True}
     )
-    task = await task_ok(connect, sim, body)
     assert task["exitstatus"] == "can't live migrate attached local disks without with-local-disks option"
     assert guest.node != target
     args = {"vmid": guest.vmid, "target": target, "online": True, "with-local-disks": True, "confirm": True}
-    body = await call(connect, "pve_qemu_migrate", args)
+    body = await started(connect, "pve_qemu_migrate", args)
     assert guest.lock == "migrate"
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    assert (await waited(connect, body))["exitstatus"] == "OK"
     assert (guest.node, guest.status) == (target, "running")
     assert sim.state.guests[guest.vmid].lock is None
     disk = str(guest.config["scsi0"]).split(",")[0]
@@ -220,9 +238,9 @@ async def test_a_running_container_migrates_in_restart_mode(connect: McpFactory,
     refused = await failed(connect, "pve_lxc_migrate", {"vmid": guest.vmid, "target": target, "confirm": True})
     assert "can't migrate running container without --online or --restart" in refused["message"]
     args = {"vmid": guest.vmid, "target": target, "restart": True, "confirm": True}
-    body = await call(connect, "pve_lxc_migrate", args)
+    body = await started(connect, "pve_lxc_migrate", args)
     assert guest.lock == "migrate"
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    assert (await waited(connect, body))["exitstatus"] == "OK"
     assert (guest.node, guest.status) == (target, "running")
     assert str(guest.config["rootfs"]).split(",")[0] in {v.volid for v in sim.state.volumes[("local-lvm", target)]}
 
@@ -235,9 +253,9 @@ async def test_a_clone_copies_the_config_to_the_next_free_id_with_new_disks_and_
 ) -> None:
     source = pick(sim, kind, "stopped")
     newid = free_id(sim)
-    body = await call(connect, tool, {"vmid": source.vmid, key: "copy-01"})
+    body = await started(connect, tool, {"vmid": source.vmid, key: "copy-01"})
     assert body["newid"] == newid and sim.state.guests[newid].lock == "clone"
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    assert (await waited(connect, body))["exitstatus"] == "OK"
     copy = sim.state.guests[newid]
     assert (copy.node, copy.lock, copy.config[key]) == (source.node, None, "copy-01")
     assert copy.config["cores"] == source.config["cores"] and copy.config["memory"] == source.config["memory"]
@@ -301,20 +319,20 @@ async def test_a_container_config_change_applies_at_once_and_can_delete_keys(
 async def test_a_disk_grows_but_never_shrinks(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "stopped")
     size = int(str(guest.config["scsi0"]).rsplit("size=", 1)[1].rstrip("G"))
-    body = await call(
+    task = await outcome(
         connect, "pve_qemu_resize_disk", {"vmid": guest.vmid, "disk": "scsi0", "size": "+8G", "confirm": True}
     )
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    assert task["exitstatus"] == "OK"
     assert str(guest.config["scsi0"]).endswith(f"size={size + 8}G")
     assert volumes(sim, guest.vmid)[str(guest.config["scsi0"]).split(",")[0]] == (size + 8) * GIB
-    body = await call(
+    task = await outcome(
         connect, "pve_qemu_resize_disk", {"vmid": guest.vmid, "disk": "scsi0", "size": "1G", "confirm": True}
     )
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "shrinking disks is not supported"
-    body = await call(
+    assert task["exitstatus"] == "shrinking disks is not supported"
+    task = await outcome(
         connect, "pve_qemu_resize_disk", {"vmid": guest.vmid, "disk": "scsi5", "size": "+1G", "confirm": True}
     )
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "disk 'scsi5' does not exist"
+    assert task["exitstatus"] == "disk 'scsi5' does not exist"
 
 
 SNAPSHOT_TOOLS = {
@@ -348,16 +366,16 @@ async def test_snapshots_form_a_tree_roll_back_the_config_and_can_be_deleted(
     tree = {i["name"]: i.get("parent") for i in items}
     assert tree == {"before": None, "after": "before", "current": "after"}
     assert next(i for i in items if i["name"] == "before")["description"] == "before the change"
-    body = await call(connect, rollback, {"vmid": guest.vmid, "snapname": "before", "confirm": True})
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    task = await outcome(connect, rollback, {"vmid": guest.vmid, "snapname": "before", "confirm": True})
+    assert task["exitstatus"] == "OK"
     assert guest.config["cores"] == cores and guest.config["parent"] == "before" and guest.status == "stopped"
     await call(connect, delete, {"vmid": guest.vmid, "snapname": "before", "confirm": True})
     finish(sim)
     items = (await call(connect, listing, {"vmid": guest.vmid}))["items"]
     assert {i["name"]: i.get("parent") for i in items} == {"after": None, "current": None}
     for tool in (delete, rollback):
-        body = await call(connect, tool, {"vmid": guest.vmid, "snapname": "nope", "confirm": True})
-        assert (await task_ok(connect, sim, body))["exitstatus"] == "snapshot 'nope' does not exist"
+        task = await outcome(connect, tool, {"vmid": guest.vmid, "snapname": "nope", "confirm": True})
+        assert task["exitstatus"] == "snapshot 'nope' does not exist"
 
 
 async def test_a_ram_snapshot_resumes_the_vm_on_rollback(connect: McpFactory, sim: Simulator) -> None:
@@ -378,8 +396,8 @@ async def test_a_stopped_vm_becomes_a_template_with_base_disks(connect: McpFacto
     running = pick(sim, "qemu", "running")
     body = await failed(connect, "pve_qemu_create_template", {"vmid": running.vmid, "confirm": True})
     assert "you can't convert a VM to template if VM is running" in body["message"]
-    body = await call(connect, "pve_qemu_create_template", {"vmid": guest.vmid, "confirm": True})
-    assert (await task_ok(connect, sim, body))["exitstatus"] == "OK"
+    task = await outcome(connect, "pve_qemu_create_template", {"vmid": guest.vmid, "confirm": True})
+    assert task["exitstatus"] == "OK"
     assert guest.template and str(guest.config["scsi0"]).startswith(f"local-lvm:base-{guest.vmid}-disk-0,")
     assert f"local-lvm:base-{guest.vmid}-disk-0" in volumes(sim, guest.vmid)
 

@@ -143,7 +143,7 @@ async def test_syslog_pages_oldest_first_and_filters(connect: McpFactory, sim: S
     page = (await call(connect, "pve_get_node_syslog", {"node": "pve1", "start": 10, "limit": 5}))["items"]
     assert [line["n"] for line in page] == [11, 12, 13, 14, 15] and page[0]["t"] == first[10]["t"]
     guest = pick(sim, "qemu", "stopped")
-    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["upid"]
+    upid = (await call(connect, "pve_start_qemu_vm", {"vmid": guest.vmid}))["task"]["upid"]
     since = {"node": guest.node, "since": "2025-11-24 16:00", "service": "pvedaemon", "limit": 500}
     lines = [line["t"] for line in (await call(connect, "pve_get_node_syslog", since))["items"]]
     assert lines and all(" pvedaemon[" in t and t.startswith("Nov 24 ") for t in lines)

@@ -56,9 +56,9 @@ async def test_a_new_bridge_stays_pending_until_applied(connect: McpFactory, sim
     assert pending["cidr"] == "198.51.100.9/24" and pending["method"] == "static" and "active" not in pending
     changes = str((await envelope(sim, "pve1"))["changes"])
     assert "+auto vmbr9" in changes and "+\tbridge-ports eno4" in changes
-    task = await call(connect, "pve_apply_network_changes", {"node": "pve1", "confirm": True})
+    task = (await call(connect, "pve_apply_network_changes", {"node": "pve1", "confirm": True}))["task"]
     assert task["upid"].startswith("UPID:pve1:") and ":srvreload:networking:" in task["upid"]
-    sim.clock.advance(30)
+    assert task["status"] == "stopped" and task["exitstatus"] == "OK"
     assert network.pending is None and "vmbr9" in network.live
     live = await call(connect, "pve_get_network", {"node": "pve1", "iface": "vmbr9"})
     assert live["active"] == 1 and live["bridge_vlan_aware"] == 1

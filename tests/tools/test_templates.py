@@ -126,9 +126,9 @@ async def test_setting_cloud_init_needs_at_least_one_setting(connect: McpFactory
 
 async def test_converting_a_stopped_vm_makes_a_template_with_base_disks(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "stopped")
-    body = await call(connect, "pve_create_qemu_template", {"vmid": guest.vmid, "confirm": True})
-    assert body["upid"].startswith(f"UPID:{guest.node}:") and ":qmtemplate:" in body["upid"]
-    sim.clock.advance(30)
+    task = (await call(connect, "pve_create_qemu_template", {"vmid": guest.vmid, "confirm": True}))["task"]
+    assert task["upid"].startswith(f"UPID:{guest.node}:") and ":qmtemplate:" in task["upid"]
+    assert task["exitstatus"] == "OK"
     assert guest.template and f"base-{guest.vmid}-disk-0" in str(guest.config["scsi0"])
     listed = (await call(connect, "pve_list_qemu_templates", {"node": guest.node}))["items"]
     assert guest.vmid in {i["vmid"] for i in listed}

@@ -12,6 +12,7 @@ from pvemcp.catalog import (
     network,
     nodes,
     pools,
+    preview,
     qemu,
     storage,
     tasks,
@@ -22,6 +23,7 @@ from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
 ALL_TOOLS: tuple[ToolSpec, ...] = (
     *nodes.TOOLS,
     *cluster.TOOLS,
+    *preview.TOOLS,
     *qemu.TOOLS,
     *lxc.TOOLS,
     *storage.TOOLS,

@@ -14,7 +14,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
 
-ParamType = Literal["string", "integer", "boolean", "number", "array"]
+ParamType = Literal["string", "integer", "boolean", "number", "array", "object"]
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 

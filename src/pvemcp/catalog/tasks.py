@@ -1,6 +1,6 @@
 """Proxmox tasks: the record of every long-running action, its status and its log."""
 
-from pvemcp.catalog.spec import NODE, NODE_FOR_TASK, UPID, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_TASK, UPID, WAIT_DEFAULT, WAIT_MAX, Param, Tier, ToolSpec
 
 TOOLS = (
     ToolSpec(
@@ -38,6 +38,32 @@ TOOLS = (
         method="GET",
         path="/nodes/{node}/tasks/{upid}/status",
         params=(NODE_FOR_TASK, UPID),
+    ),
+    ToolSpec(
+        name="pve_wait_task",
+        category="tasks",
+        tier=Tier.READ_ONLY,
+        title="Wait for a task",
+        description=(
+            "Wait until a task ends or timeout passes; returns task {status, exitstatus, duration_s}."
+            " A failed task is an error with its log tail. The task goes on if the wait stops."
+        ),
+        method="GET",
+        path="/nodes/{node}/tasks/{upid}/status",
+        params=(
+            NODE_FOR_TASK,
+            UPID,
+            Param(
+                "timeout",
+                "integer",
+                f"Seconds to wait (default {WAIT_DEFAULT}; 0: status now).",
+                minimum=0,
+                maximum=WAIT_MAX,
+                local=True,
+            ),
+        ),
+        handler="wait_task",
+        differs="New: nandi cannot wait for a task.",
     ),
     ToolSpec(
         name="pve_get_task_log",

@@ -31,6 +31,8 @@ def _row(cells: list[str]) -> str:
 
 
 def _endpoint(spec: ToolSpec) -> str:
+    if not spec.api:
+        return "answered by pvemcp (reads only)"
     return f"`{spec.method} {spec.path}`" + (f" (via {spec.handler})" if spec.handler else "")
 
 
@@ -99,3 +101,28 @@ def render_markdown() -> str:
     lines += ["", "Tool by tool:", ""]
     lines += [f"- `{s.name}`: {s.differs}" for s in ALL_TOOLS if s.differs]
     return "\n".join(lines) + "\n"
+
+
+def render_errors_markdown() -> str:
+    """docs/errors.md: every code, when it happens and its hint, grouped by where the failure arose."""
+    from pvemcp.pve.error_table import SOURCES, error_rows
+
+    lines = [
+        "# pvemcp error codes",
+        "",
+        "Generated from pvemcp.pve.error_table by `pvemcp tools --errors`; do not edit by hand.",
+        "",
+        "A failed tool call is a result with `isError: true` whose structured content is",
+        "`{code, message, hint, status?, details?}`: `code` is stable, `message` keeps Proxmox's own words and",
+        "`hint` says what to do next (below, the general hint; an error's own can be more precise).",
+        "No result carries a stack trace, and no result or log line carries a secret: an unexpected failure",
+        "is `INTERNAL_ERROR` in the result, with the trace in the server log only.",
+    ]
+    for title, codes in SOURCES:
+        lines += ["", f"## {title}", "", _row(["code", "when", "hint"]), _row(["---"] * 3)]
+        lines += [_row([f"`{r.code}`", _cell(r.when), _cell(r.hint)]) for r in error_rows(codes)]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from pvemcp import __version__
+from pvemcp.cli.audit import audit
 from pvemcp.config import Config, ConfigError, load_config
 
 
@@ -49,6 +50,16 @@ def run(sandbox: bool, print_config: bool) -> None:
 
     config = _load(sandbox=sandbox)
     configure_logging(config.log_level, config.secrets)
+    if config.audit_path is not None:
+        from pvemcp.audit import AuditLog
+
+        probe = AuditLog(config.audit_path)
+        try:
+            probe.open()
+            probe.close()
+        except OSError as exc:
+            click.echo(f"pvemcp cannot start: PVE_AUDIT_LOG={config.audit_path} cannot be written: {exc}", err=True)
+            sys.exit(2)
     if print_config:
         click.echo(
             "pvemcp is serving the sandbox cluster on stdio. To use it from an MCP client (Claude Desktop,"
@@ -65,12 +76,13 @@ def run(sandbox: bool, print_config: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--all", "show_all", is_flag=True, help="The whole catalog, not only what this configuration exposes.")
 @click.option("--markdown", is_flag=True, help="Print docs/TOOLS.md (the whole catalog) and exit.")
-def tools(as_json: bool, show_all: bool, markdown: bool) -> None:
+@click.option("--errors", is_flag=True, help="Print docs/errors.md (every error code) and exit.")
+def tools(as_json: bool, show_all: bool, markdown: bool, errors: bool) -> None:
     """List the tools the current configuration exposes."""
-    if markdown:
-        from pvemcp.cli.docs import render_markdown
+    if markdown or errors:
+        from pvemcp.cli.docs import render_errors_markdown, render_markdown
 
-        click.echo(render_markdown(), nl=False)
+        click.echo(render_errors_markdown() if errors else render_markdown(), nl=False)
         return
     from pvemcp.cli.tools import render_tools
 
@@ -94,6 +106,9 @@ def sim_serve(host: str, port: int, nodes: int, guests: int, latency_ms: int) ->
     from pvemcp.cli.simserve import serve_simulator
 
     serve_simulator(host=host, port=port, nodes=nodes, guests=guests, latency_ms=latency_ms)
+
+
+cli.add_command(audit)
 
 
 def main() -> None:

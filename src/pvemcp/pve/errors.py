@@ -13,8 +13,10 @@ The tree::
           TOOL_INPUT_REJECTED  CONFIRMATION_REQUIRED  CONFIRMATION_DECLINED  TARGET_CHANGED
           OUT_OF_SCOPE  PROTECTED_GUEST  GUEST_NOT_FOUND  TASK_FAILED  INTERNAL_ERROR (a bug, logged)
 
-Messages keep Proxmox's own words; hints say what to do next. Later layers never re-classify by
-matching message text: they read `code`.
+TOOL_NOT_EXPOSED is never returned: a call to a hidden tool answers "Unknown tool" like a name that does not
+exist, and only the audit log records the code. Messages keep Proxmox's own words; hints say what to do
+next. Later layers never re-classify by matching message text: they read `code`. docs/errors.md lists every
+code, generated from pvemcp.pve.error_table.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ErrorCode(StrEnum):
     GUEST_NOT_FOUND = "GUEST_NOT_FOUND"
     TASK_FAILED = "TASK_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    TOOL_NOT_EXPOSED = "TOOL_NOT_EXPOSED"
 
 
 class PveMcpError(Exception):
@@ -91,7 +94,7 @@ class ToolCallError(PveMcpError):
     """pvemcp refused the call itself (bad input, missing confirmation, unknown guest)."""
 
 
-_API_HINTS: dict[ErrorCode, str] = {
+API_HINTS: dict[ErrorCode, str] = {
     ErrorCode.PROXMOX_AUTH_FAILED: (
         "Check PROXMOX_USER, PROXMOX_REALM, PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_SECRET; the token may be"
         " expired or deleted (Datacenter > Permissions > API Tokens)."
@@ -125,10 +128,10 @@ _API_HINTS: dict[ErrorCode, str] = {
 
 
 def api_error(code: ErrorCode, message: str, *, status: int, details: dict[str, Any] | None = None) -> ProxmoxApiError:
-    return ProxmoxApiError(code, message, _API_HINTS[code], status=status, details=details)
+    return ProxmoxApiError(code, message, API_HINTS[code], status=status, details=details)
 
 
-_TRANSPORT_HINTS: dict[ErrorCode, str] = {
+TRANSPORT_HINTS: dict[ErrorCode, str] = {
     ErrorCode.TIMEOUT: "Proxmox did not answer in time. The node may be overloaded; retry, or raise PROXMOX_TIMEOUT.",
     ErrorCode.TLS_ERROR: (
         "The node's certificate was not trusted. Pin it with PROXMOX_TLS_FINGERPRINT (shown under Node >"
@@ -144,4 +147,4 @@ _TRANSPORT_HINTS: dict[ErrorCode, str] = {
 
 
 def transport_error(code: ErrorCode, message: str) -> ProxmoxTransportError:
-    return ProxmoxTransportError(code, message, _TRANSPORT_HINTS[code])
+    return ProxmoxTransportError(code, message, TRANSPORT_HINTS[code])

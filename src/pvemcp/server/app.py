@@ -11,6 +11,7 @@ from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pvemcp import __version__
+from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
 from pvemcp.server.prompts import Prompts
@@ -20,11 +21,25 @@ pvemcp operates a Proxmox VE cluster through its API.
 - Start with pve_list_cluster_resources: one call lists every guest, node and storage.
 - Guest tools take vmid; node is optional and found from the vmid.
 - Tools run within the configured access tier (read-only, read-execute or full); tools above it are absent.
-- Destructive tools change nothing unless called with confirm=true. Ask the user first, naming the guest and \
-the effect; never set confirm on your own initiative.
-- Power and other long actions return a task UPID with its status; follow it with pve_get_task_status and \
-read pve_get_task_log when it fails.
-- Errors come back as {code, message, hint}: the message keeps Proxmox's own words; follow the hint."""
+- {confirmation}
+- pve_preview shows what a call would do (requests, policy verdict, config diff) without doing it.
+- Tools that start a task wait for it (wait_seconds, default 30; 0 returns at once) and return task \
+{{upid, status, exitstatus, duration_s}}. If the wait ran out the task is still running: follow it with \
+pve_wait_task. A failed task is TASK_FAILED with its log tail. Cancelling a call stops the wait, not the task.
+- Errors come back as {{code, message, hint}}: the message keeps Proxmox's own words; follow the hint."""
+
+CONFIRMATION = {
+    ConfirmMode.AUTO: "Destructive tools need confirmation. Ask the user first, naming the guest and the effect, and"
+    " pass confirm=true only once they agreed; never on your own initiative. The user may be shown a form instead.",
+    ConfirmMode.ELICIT: "Destructive tools are approved by the user in a form the client shows; confirm=true alone"
+    " is not accepted. Say what you are about to do before calling one.",
+    ConfirmMode.FLAG: "Destructive tools need confirmation. Ask the user first, naming the guest and the effect, and"
+    " pass confirm=true only once they agreed; never on your own initiative.",
+}
+
+
+def instructions(mode: ConfirmMode) -> str:
+    return INSTRUCTIONS.format(confirmation=CONFIRMATION[mode])
 
 
 def call_context(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, caller: str) -> CallContext:
@@ -80,7 +95,7 @@ def build_server(runtime: Runtime, *, caller: str = "stdio") -> Server[Any]:
         "pvemcp",
         version=__version__,
         title="Proxmox VE",
-        instructions=INSTRUCTIONS,
+        instructions=instructions(runtime.confirm_mode),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
         on_list_prompts=on_list_prompts if offered else None,

@@ -1,4 +1,4 @@
-"""A tool call as handlers see it: its arguments as Proxmox parameters, and the task it started."""
+"""A tool call as handlers see it: its arguments, and how they travel to Proxmox."""
 
 from __future__ import annotations
 
@@ -8,10 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pvemcp.catalog.spec import ToolSpec
-from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.pve.errors import PveMcpError
-from pvemcp.pve.upid import parse_upid
 from pvemcp.server.context import CallContext
 
 if TYPE_CHECKING:
@@ -22,7 +19,12 @@ CONTROL_ARGS = frozenset({"confirm", "wait_seconds"})
 
 
 # Arguments whose values are secrets: redacted wherever a call is described (audit log, preview).
-SECRET_ARGS = frozenset({"password", "cipassword", "secret", "token_secret"})
+SECRET_ARGS = frozenset(
+    {
+        *("password", "cipassword", "confirmation-password", "secret", "token_secret", "token"),
+        *("certkey", "client-key", "eab-hmac-key", "encryption-key", "keyring"),
+    }
+)
 REDACTED = "***"
 
 
@@ -60,25 +62,3 @@ def api_params(call: Call) -> dict[str, Any]:
             value = pve_urlencode(value)
         params[param.api_name] = value
     return params
-
-
-async def task_summary(client: ProxmoxClient, upid: str) -> dict[str, Any]:
-    """The UPID a task-starting call returned, with the task's status at this moment."""
-    parsed = parse_upid(upid)
-    summary: dict[str, Any] = {"upid": upid}
-    if parsed is None:
-        return summary
-    summary["node"] = parsed.node
-    try:
-        status = await client.get(
-            wire.expand_path("/nodes/{node}/tasks/{upid}/status", {"node": parsed.node, "upid": upid})
-        )
-    except PveMcpError as exc:  # the action was sent; a failed status read must not look like a failed action
-        summary["status"] = "unknown"
-        summary["status_error"] = exc.message
-        return summary
-    if isinstance(status, dict):
-        summary["status"] = status.get("status")
-        if status.get("exitstatus") is not None:
-            summary["exitstatus"] = status["exitstatus"]
-    return summary

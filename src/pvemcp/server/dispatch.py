@@ -29,7 +29,7 @@ from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.listing import build_listing
 from pvemcp.server.resolve import GuestLocator, GuestRef, fill_location
-from pvemcp.server.scope import Scope, filter_result, guard
+from pvemcp.server.scope import Scope, filter_result, guard, guest_homes
 from pvemcp.server.validation import ArgumentValidator
 from pvemcp.server.waiting import follow
 
@@ -134,7 +134,9 @@ async def call_tool(
     if exposed is None:  # a hidden tool answers exactly like one that does not exist
         hidden = CATALOG.get(name)
         if hidden is not None and runtime.audited(hidden):
-            attempt = Attempt(name, hidden, arguments or {}, ctx, outcome="refused", code="TOOL_NOT_EXPOSED")
+            attempt = Attempt(
+                name, hidden, arguments or {}, ctx, outcome="refused", code=str(ErrorCode.TOOL_NOT_EXPOSED)
+            )
             await _audit(runtime, attempt)
         raise unknown_tool(name)
     spec = exposed.spec
@@ -181,7 +183,11 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
     spec = attempt.spec
     args = runtime.validators[spec.name].validate(attempt.arguments)
     target = attempt.target = await guard(runtime.scope, runtime.locator, spec, args)
-    await fill_location(spec, args, runtime.locator)
+    # A call resuming after the human's answer compares the confirmed guest first, so a VM replaced by a
+    # container under the same vmid reads as TARGET_CHANGED rather than as a type mismatch.
+    resumed = ctx.request_state is not None
+    if not resumed:
+        await fill_location(spec, args, runtime.locator)
 
     async def relocate() -> GuestRef | None:
         return await guard(runtime.scope, runtime.locator, spec, args)
@@ -189,13 +195,15 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
     approval = await confirm(runtime.confirm_mode, spec, attempt.name, args, target, ctx, relocate)
     if isinstance(approval, types.InputRequiredResult):
         return approval
+    if resumed:
+        await fill_location(spec, args, runtime.locator)
     if approval.by != "not-needed":
         attempt.approval = approval.by
     data = await HANDLERS[spec.handler or "rest"](Call(spec, args, runtime.client, runtime, ctx))
     if spec.returns_task and isinstance(data, Mapping) and isinstance(data.get("upid"), str):
         attempt.upid = str(data["upid"])
         data = await follow(runtime.client, runtime.clock, data, args, ctx)
-    data = filter_result(runtime.scope, spec, data)
+    data = filter_result(runtime.scope, spec, data, await guest_homes(runtime.scope, runtime.locator, data))
     return shaping.shape(spec, args, data, runtime.max_result_bytes)
 
 

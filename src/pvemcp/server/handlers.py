@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pvemcp.pve import wire
-from pvemcp.server.call import Call, Handler, api_params, task_summary
+from pvemcp.server.call import Call, Handler, api_params
 from pvemcp.server.composites import HANDLERS as COMPOSITES
 
 
@@ -15,7 +15,7 @@ async def rest(call: Call) -> Any:
     path_values = {name: call.args[name] for name in spec.placeholders}
     data = await call.client.request(spec.method, wire.expand_path(spec.path, path_values), api_params(call))
     if spec.returns_task and isinstance(data, str):
-        return await task_summary(call.client, data)
+        return {"upid": data}  # the dispatch path waits for the task (server/waiting.py)
     return data
 
 

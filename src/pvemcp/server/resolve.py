@@ -7,6 +7,7 @@ GUEST_NOT_FOUND, so a guest created or migrated a moment ago is still found.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,13 @@ class GuestLocator:
                     )
             self._guests = guests
             self._fetched_at = time.monotonic()
+
+    async def guests(self) -> Mapping[int, GuestRef]:
+        """Every guest by vmid, at most ttl seconds old (one cluster read when stale)."""
+        now = time.monotonic()
+        if now - self._fetched_at > self._ttl:
+            await self._refresh(stale_before=now - self._ttl)
+        return self._guests
 
     async def locate(self, vmid: int, *, fresh: bool = False) -> GuestRef:
         """The guest's current place; fresh=True reads the cluster now (writes check tags and identity)."""

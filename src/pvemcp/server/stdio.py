@@ -57,13 +57,17 @@ def make_runtime(config: Config, client: ProxmoxClient) -> Runtime:
     from pvemcp.audit import AuditLog
     from pvemcp.server.dispatch import Runtime
 
+    audit = None
+    if config.audit_path is not None:
+        audit = AuditLog(config.audit_path)
+        audit.open()  # a path that cannot be written fails here, at start-up, not in the middle of a change
     return Runtime(
         client,
         Inventory(config.policy),
         max_result_bytes=config.result_max_bytes,
         confirm_mode=config.confirm_mode,
         scope=config.scope,
-        audit=AuditLog(config.audit_path) if config.audit_path is not None else None,
+        audit=audit,
         audit_reads=config.audit_reads,
     )
 
@@ -74,6 +78,7 @@ async def serve_stdio(config: Config) -> None:
     from pvemcp.server.app import build_server
 
     client = make_client(config)
+    runtime: Runtime | None = None
     try:
         runtime = make_runtime(config, client)
         server = build_server(runtime)
@@ -89,4 +94,6 @@ async def serve_stdio(config: Config) -> None:
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
     finally:
+        if runtime is not None and runtime.audit is not None:
+            runtime.audit.close()
         await client.aclose()

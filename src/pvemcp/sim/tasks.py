@@ -4,6 +4,9 @@ A mutating call starts a task and returns its UPID at once; the change it makes 
 cluster happens when the task finishes, as with PVE's forked workers. Nothing runs in
 the background: every request first completes the tasks that became due, so advancing a
 ``ManualClock`` is enough for the next request to see the effect.
+
+Workers that copy data (backup, migrate, clone, move disk, restore) log their progress in
+PVE's words while they run; each line appears in the log once its time has come.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .clock import Clock
+from .metrics import GIB, max_disk
 from .state import ClusterState, Node, Task
 
 # The shape PVE::Tools::upid_decode accepts (pstart may grow to nine hex digits).
@@ -25,6 +29,43 @@ UPID_RE = re.compile(
 )
 
 TaskAction = Callable[[Task], str | None]
+ProgressLine = Callable[[int, int, float], str]  # bytes done, bytes in all, seconds since the start
+DEFAULT_COPY_BYTES = 16 * GIB
+
+
+def size_text(size: float) -> str:
+    return f"{size / GIB:.1f} GiB"
+
+
+def vzdump_line(done: int, size: int, seconds: float) -> str:
+    rate = f"{done / max(seconds, 1) / 1024**2:.1f} MiB/s"
+    amount = f"({size_text(done)} of {size_text(size)})"
+    return f"INFO: {done * 100 // size:3d}% {amount} in {seconds:.0f}s, read: {rate}, write: {rate}"
+
+
+def copy_line(done: int, size: int, seconds: float) -> str:
+    return f"transferred {size_text(done)} of {size_text(size)} ({done * 100 / size:.2f}%)"
+
+
+def mirror_line(done: int, size: int, seconds: float) -> str:
+    return f"drive-scsi0: {copy_line(done, size, seconds)} in {seconds:.0f}s"
+
+
+def restore_line(done: int, size: int, seconds: float) -> str:
+    return f"progress {done * 100 // size}% (read {done} bytes, duration {seconds:.0f} sec)"
+
+
+PROGRESS: dict[str, ProgressLine] = {
+    "vzdump": vzdump_line,
+    "qmigrate": mirror_line,
+    "qmmove": mirror_line,
+    "vzmigrate": copy_line,
+    "qmclone": copy_line,
+    "vzclone": copy_line,
+    "move_volume": copy_line,
+    "qmrestore": restore_line,
+    "vzrestore": restore_line,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,13 +180,14 @@ class TaskRunner:
         self._clock = clock
         self._seconds = (float(low), float(high))
         self._rng = random.Random(f"pvemcp-sim-tasks-{seed}")
-        self._pending: list[tuple[float, int, Task]] = []
+        # (due, seq, task, line): a progress line to reveal, or None to finish the task
+        self._pending: list[tuple[float, int, Task, str | None]] = []
         self._seq = itertools.count()
         self._busy_until: dict[str, float] = {}
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return sum(1 for entry in self._pending if entry[3] is None)
 
     def start(
         self,
@@ -168,16 +210,35 @@ class TaskRunner:
             self._busy_until[lock] = end_at
         task = new_task(node, kind, ident, user, start=now, end_at=end_at, log=list(lines), action=action)
         self._state.add_task(task)
-        heapq.heappush(self._pending, (end_at, next(self._seq), task))
+        line = PROGRESS.get(kind)
+        if line is not None:
+            self._schedule_progress(task, line, begin, end_at)
+        heapq.heappush(self._pending, (end_at, next(self._seq), task, None))
         return task
+
+    def _schedule_progress(self, task: Task, line: ProgressLine, begin: float, end_at: float) -> None:
+        """One line per step (4 to 20 steps, about one a second), the last at 100% as the task ends."""
+        guest = self._state.guests.get(int(task.id)) if task.id.isdigit() else None
+        size = max_disk(guest) if guest is not None else DEFAULT_COPY_BYTES
+        size = size or DEFAULT_COPY_BYTES
+        duration = end_at - begin
+        steps = min(20, max(4, int(duration)))
+        for step in range(1, steps + 1):
+            at = end_at if step == steps else begin + duration * step / steps
+            text = line(size * step // steps, size, at - task.starttime)
+            heapq.heappush(self._pending, (at, next(self._seq), task, text))
 
     def settle(self) -> int:
         """Finish every task whose time has come, in the order they finish; return how many."""
         now = self._clock.now()
         done = 0
         while self._pending and self._pending[0][0] <= now:
-            _, _, task = heapq.heappop(self._pending)
-            if task.running:  # a stopped task has already ended
+            _, _, task, line = heapq.heappop(self._pending)
+            if not task.running:  # a stopped task has already ended
+                continue
+            if line is not None:
+                task.log.append(line)
+            else:
                 self._finish(task)
                 done += 1
         return done

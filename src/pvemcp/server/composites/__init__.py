@@ -5,8 +5,9 @@ Each module exports `HANDLERS: dict[str, Handler]`; a ToolSpec names one with `h
 
 from __future__ import annotations
 
+from pvemcp.server import preview
 from pvemcp.server.call import Handler
-from pvemcp.server.composites import access, guests, monitoring, network, storage
+from pvemcp.server.composites import access, guests, monitoring, network, storage, tasks
 
 HANDLERS: dict[str, Handler] = {
     **guests.HANDLERS,
@@ -14,4 +15,6 @@ HANDLERS: dict[str, Handler] = {
     **network.HANDLERS,
     **access.HANDLERS,
     **monitoring.HANDLERS,
+    **preview.HANDLERS,
+    **tasks.HANDLERS,
 }

@@ -13,7 +13,7 @@ from typing import Any
 
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ToolCallError
-from pvemcp.server.call import Call, Handler, api_params, task_summary
+from pvemcp.server.call import Call, Handler, api_params
 
 # Values spliced into a property string must not carry their own ',' or '=' options.
 PROPERTY_VALUE = re.compile(r"^[^,=\s]+$")
@@ -48,8 +48,9 @@ async def free_id(call: Call, name: str) -> int:
 
 
 async def started(call: Call, path: str, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The new guest's ID and the task's UPID; the dispatch path waits for the task."""
     upid = await call.client.post(path, params)
-    return {**extra, **await task_summary(call.client, str(upid))}
+    return {**extra, "upid": str(upid)}
 
 
 def qemu_devices(call: Call, params: dict[str, Any]) -> None:

@@ -1,0 +1,107 @@
+"""Every code pvemcp reports, when it happens and what to do next: the source of docs/errors.md.
+
+The hints for Proxmox and transport failures are the ones the errors themselves carry; the refusals
+raised by pvemcp carry a hint written for their situation, and the one here is the general advice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pvemcp.pve.errors import API_HINTS, TRANSPORT_HINTS, ErrorCode
+
+E = ErrorCode
+
+WHEN: dict[ErrorCode, str] = {
+    E.PROXMOX_AUTH_FAILED: "Proxmox answered 401: the API token is unknown, expired or its secret is wrong.",
+    E.PROXMOX_ACL_FORBIDDEN: "Proxmox answered 403: the token may not do this on this path.",
+    E.PROXMOX_NOT_FOUND: (
+        'Proxmox answered 404, or 500 with "does not exist" / "no such" in its message (PVE\'s usual way of'
+        " saying a guest, node, storage or task is missing)."
+    ),
+    E.PROXMOX_REQUEST_REJECTED: (
+        "Proxmox answered another 4xx (400: a parameter failed its checks, named in `details.errors`) or 501."
+    ),
+    E.PROXMOX_SERVER_ERROR: (
+        "Proxmox answered 500 for any other reason, or another 5xx: 502/503/504 or pveproxy's 595/596 when it"
+        " could not reach the node; an HTML error page from a proxy counts too. Reads are retried first on 502,"
+        " 503, 504 and 596; writes are sent once."
+    ),
+    E.PROXMOX_INVALID_RESPONSE: "The answer said success but its body was not Proxmox JSON.",
+    E.QEMU_GUEST_AGENT_UNAVAILABLE: (
+        "Proxmox answered 500 saying the VM has no guest agent configured or the agent did not answer."
+    ),
+    E.CLOUDINIT_UNAVAILABLE: "Proxmox answered 500 saying the VM has no usable cloud-init drive or setup.",
+    E.TIMEOUT: "No answer within PROXMOX_TIMEOUT seconds; the request is cancelled, not left running.",
+    E.TLS_ERROR: (
+        "The TLS handshake failed: an untrusted certificate, a pin that does not match, or a port that does"
+        " not speak TLS."
+    ),
+    E.CONNECTION_REFUSED: "Nothing accepted the connection on PROXMOX_HOST:PROXMOX_PORT.",
+    E.CONNECTION_RESET: "The connection broke after it was made.",
+    E.DNS_RESOLUTION_FAILED: "PROXMOX_HOST could not be resolved.",
+    E.HOST_UNREACHABLE: "The network has no route to PROXMOX_HOST.",
+    E.TOOL_INPUT_REJECTED: (
+        "The arguments do not fit the tool's input schema, or a value is malformed (a UPID, a cursor, an"
+        " option value); nothing was sent to Proxmox."
+    ),
+    E.CONFIRMATION_REQUIRED: (
+        "A destructive tool was called without the confirmation PVE_CONFIRM_MODE asks for (confirm=true, or a"
+        " person's answer through elicitation); nothing was done."
+    ),
+    E.CONFIRMATION_DECLINED: "The person asked to confirm declined or dismissed the form; nothing was done.",
+    E.TARGET_CHANGED: (
+        "Between confirmation and action the vmid came to name another guest (name or type changed) or the"
+        " guest moved node; nothing was done."
+    ),
+    E.OUT_OF_SCOPE: "A write names a node or guest outside PVE_ALLOWED_NODES / PVE_ALLOWED_VMIDS.",
+    E.PROTECTED_GUEST: "A write names a guest tagged with PVE_PROTECTED_TAG (default pvemcp-protected).",
+    E.GUEST_NOT_FOUND: (
+        "No guest in the cluster has the vmid (reads of guests outside the scope answer the same), or it is"
+        " a VM passed to a container tool or the reverse."
+    ),
+    E.TASK_FAILED: "The Proxmox task the tool started ended with an error; details hold its exit status and log tail.",
+    E.INTERNAL_ERROR: "pvemcp itself failed; the result says only that, the server log has the trace.",
+    E.TOOL_NOT_EXPOSED: (
+        "Audit log only. A tool hidden by the tier, module or filters was called: the client gets the MCP"
+        ' protocol error "Unknown tool", exactly as for a name that does not exist.'
+    ),
+}
+
+REFUSAL_HINTS: dict[ErrorCode, str] = {
+    E.TOOL_INPUT_REJECTED: "Fix the argument named in the message and call again; the hint says how.",
+    E.CONFIRMATION_REQUIRED: (
+        "Tell the user exactly what will happen and ask them; only if they agree, call again with"
+        " confirm=true (in elicit mode, the user must approve in a client that shows MCP forms)."
+    ),
+    E.CONFIRMATION_DECLINED: "Leave it as it is; only try again if the user asks for it again.",
+    E.TARGET_CHANGED: "Look the guest up again and ask the user whether the change is still wanted.",
+    E.OUT_OF_SCOPE: "Work within the scope the message names; only an administrator can widen it.",
+    E.PROTECTED_GUEST: "Leave the guest alone; only an administrator removing the tag in Proxmox lifts that.",
+    E.GUEST_NOT_FOUND: "List guests with pve_list_cluster_resources (type vm) and use one of their vmids.",
+    E.TASK_FAILED: "Read the log lines in details; fix the cause in Proxmox before running the task again.",
+    E.INTERNAL_ERROR: "A bug in pvemcp, not in the request. Report it with the server's log line.",
+    E.TOOL_NOT_EXPOSED: (
+        "Expected when PVE_ACCESS_TIER or the filters hide the tool; raise them only if it should be allowed."
+    ),
+}
+
+SOURCES: tuple[tuple[str, frozenset[ErrorCode]], ...] = (
+    ("Proxmox answered with an error", frozenset(API_HINTS)),
+    ("Proxmox was not reached or did not answer in time", frozenset(TRANSPORT_HINTS)),
+    ("pvemcp refused or failed the call", frozenset(REFUSAL_HINTS) - {E.TOOL_NOT_EXPOSED}),
+    ("Recorded in the audit log, never returned", frozenset({E.TOOL_NOT_EXPOSED})),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow:
+    code: ErrorCode
+    when: str
+    hint: str
+
+
+def error_rows(codes: frozenset[ErrorCode]) -> list[ErrorRow]:
+    """Rows for these codes, in ErrorCode order; a code without an entry fails loudly."""
+    hints = {**API_HINTS, **TRANSPORT_HINTS, **REFUSAL_HINTS}
+    return [ErrorRow(code, WHEN[code], hints[code]) for code in ErrorCode if code in codes]

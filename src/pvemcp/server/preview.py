@@ -1,0 +1,294 @@
+"""pve_preview: the requests a call would send, the verdict it would get, the settings it would change.
+
+The preview takes the real call's steps up to its handler (resolve the name, validate, scope, locate,
+confirmation policy), then runs the handler on a client that sends reads and only writes down writes,
+so the requests it reports are the ones the call makes. Nothing but GETs ever reaches Proxmox.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog.spec import WAIT_DEFAULT, ToolSpec
+from pvemcp.pve import wire
+from pvemcp.pve.client import ProxmoxClient
+from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
+from pvemcp.server.call import CONTROL_ARGS, REDACTED, SECRET_ARGS, Call, Handler, api_params, redacted
+from pvemcp.server.confirm import ConfirmMode
+from pvemcp.server.context import CallContext
+from pvemcp.server.inventory import Inventory, Policy, hidden_by
+from pvemcp.server.resolve import GuestRef, fill_location
+from pvemcp.server.scope import guard
+from pvemcp.server.validation import ArgumentValidator
+
+if TYPE_CHECKING:
+    from pvemcp.server.dispatch import Runtime
+
+CATALOG = {name: spec for spec in ALL_TOOLS for name in (spec.name, *spec.aliases)}
+SCOPE_REFUSALS = {ErrorCode.OUT_OF_SCOPE: "out_of_scope", ErrorCode.PROTECTED_GUEST: "protected"}
+# Parameters that steer the update itself rather than set a key of the object.
+NOT_KEYS = frozenset({"digest", "delete", "moveto", "append", "allow-move"})
+
+HIDDEN: dict[str, Callable[[ToolSpec, Policy], str]] = {
+    "tier": lambda s, p: f"it needs the {s.tier.label} access tier; this server runs at {p.tier.label}",
+    "module": lambda s, p: "it is an advanced tool; this server runs PVE_MODULE_MODE=core",
+    "categories": lambda s, p: f"its category {s.category} is not in PVE_CATEGORIES",
+    "whitelist": lambda s, p: "it is not in PVE_TOOL_WHITELIST",
+    "blacklist": lambda s, p: "PVE_TOOL_BLACKLIST removes it",
+}
+
+
+class DryRunClient(ProxmoxClient):
+    """Reads go to Proxmox through the real client; writes are written down and answered with nothing."""
+
+    def __init__(self, inner: ProxmoxClient) -> None:  # wraps `inner`; owns no connection of its own
+        self._inner = inner
+        self._token_id = inner.token_id
+        self.base_url, self.timeout, self.retry = inner.base_url, inner.timeout, inner.retry
+        self.writes: list[dict[str, Any]] = []
+
+    async def aclose(self) -> None:
+        return None
+
+    async def request(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        if method.upper() == "GET":
+            return await self._inner.request("GET", path, params, timeout=timeout)
+        self.writes.append(described(method.upper(), path, params))
+        return None
+
+
+def sent(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameters as Proxmox receives them: absent values dropped, booleans as 0/1."""
+    return {k: int(v) if isinstance(v, bool) else v for k, v in (params or {}).items() if v is not None}
+
+
+def described(method: str, path: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"method": method, "path": path, "params": sent(params)}
+
+
+def _resolve(inventory: Inventory, name: str) -> tuple[ToolSpec, tuple[str, str] | None]:
+    """The tool's spec, and why this caller may not call it with the filter's name (None when exposed)."""
+    exposed = inventory.get(name)
+    if exposed is not None:
+        return exposed.spec, None
+    spec = CATALOG.get(name)
+    if spec is None:
+        close = difflib.get_close_matches(name, list(CATALOG), n=3, cutoff=0.5)
+        raise ToolCallError(
+            ErrorCode.TOOL_INPUT_REJECTED,
+            f"No tool is named {name[:80]!r}" + (f"; did you mean {', '.join(close)}?" if close else "."),
+            "Pass the name of a tool as tools/list shows it.",
+        )
+    policy = inventory.policy
+    why = hidden_by(spec, policy)
+    if why is None:  # exposed under its own name only
+        return spec, (f"aliases are off on this server (PVE_ALIASES=off); call it as {spec.name}", "aliases")
+    return spec, (f"{HIDDEN[why](spec, policy)}, so the tool is not offered to this client", why)
+
+
+def confirmation(mode: ConfirmMode, ctx: CallContext) -> str:
+    if mode is ConfirmMode.FLAG:
+        return "flag: call with confirm=true, only after the user agreed"
+    if mode is ConfirmMode.ELICIT:
+        if ctx.can_elicit:
+            return "human: pvemcp asks the user itself before it runs; confirm=true alone does not count"
+        return "human: pvemcp must ask the user, and this client cannot answer such questions, so it would not run"
+    if ctx.can_elicit:
+        return "flag or human: confirm=true once the user agreed, or pvemcp asks the user when it is missing"
+    return "flag: call with confirm=true, only after the user agreed"
+
+
+def main_request(client: ProxmoxClient, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+    """The tool's own request, worked out without running its handler."""
+    path = wire.expand_path(spec.path, {name: args[name] for name in spec.placeholders if name in args})
+    return described(spec.method, path, api_params(Call(spec, args, client)))
+
+
+def _names(value: Any) -> list[str]:
+    return [item for item in str(value or "").replace(";", ",").replace(" ", ",").split(",") if item]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where the current object lives, when the update's own path is not readable as it is."""
+
+    path: str
+    query: Mapping[str, str] | None = None  # Proxmox parameter -> argument
+    pick: str | None = None  # the answer is a list: take the item whose key equals the argument of this name
+    fixed: Mapping[str, Any] | None = None
+
+
+SAME = Source("")
+SOURCES: dict[str, Source] = {
+    "/nodes/{node}/qemu/{vmid}/config": SAME,
+    "/nodes/{node}/lxc/{vmid}/config": SAME,
+    "/storage/{storage}": SAME,
+    "/cluster/backup/{id}": SAME,
+    "/cluster/firewall/options": SAME,
+    "/nodes/{node}/network/{iface}": SAME,
+    "/cluster/firewall/rules/{pos}": Source("/cluster/firewall/rules", pick="pos"),
+    "/nodes/{node}/{guest_type}/{vmid}/firewall/rules/{pos}": Source(
+        "/nodes/{node}/{guest_type}/{vmid}/firewall/rules", pick="pos"
+    ),
+    "/access/users/{userid}": Source("/access/users", pick="userid", fixed={"full": 1}),
+    "/pools": Source("/pools", query={"poolid": "poolid"}, pick="poolid"),
+}
+
+
+async def current_object(client: ProxmoxClient, spec: ToolSpec, args: Mapping[str, Any]) -> dict[str, Any] | None:
+    source = SOURCES.get(spec.path)
+    if source is None:
+        return None
+    template = source.path or spec.path
+    path = wire.expand_path(template, {k: v for k, v in args.items() if "{" + k + "}" in template})
+    query = {**(source.fixed or {}), **{k: args[a] for k, a in (source.query or {}).items() if a in args}}
+    data = await client.get(path, query or None)
+    if source.pick is not None:
+        data = next(
+            (i for i in data or [] if isinstance(i, dict) and str(i.get(source.pick)) == str(args[source.pick])), None
+        )
+    if isinstance(data, dict) and "members" in data:  # a pool: its members as the lists pve_update_pool sets
+        members = [m for m in data["members"] if isinstance(m, dict)]
+        data = {
+            **{k: v for k, v in data.items() if k != "members"},
+            "vms": ",".join(str(m["vmid"]) for m in members if m.get("vmid") is not None),
+            "storage": ",".join(str(m["storage"]) for m in members if m.get("type") == "storage"),
+        }
+    return data if isinstance(data, dict) else None
+
+
+def config_diff(
+    spec: ToolSpec, before: Mapping[str, Any], params: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """{key: {before, after}} for every key the request changes or deletes, secrets redacted; keys it
+    sends with their current value (a composite keeps some that way) are listed as unchanged."""
+    changes: dict[str, dict[str, Any]] = {}
+    for key, value in params.items():
+        if key in NOT_KEYS or key in CONTROL_ARGS:
+            continue
+        after = value
+        if spec.path == "/pools" and key in ("vms", "storage"):  # members are added, or removed with delete
+            old, given = _names(before.get(key)), _names(value)
+            removing = bool(params.get("delete"))
+            after = ",".join(
+                [i for i in old if i not in given] if removing else old + [i for i in given if i not in old]
+            )
+        changes[key] = {"before": before.get(key), "after": after}
+    delete = spec.param("delete")
+    if delete is not None and delete.type == "string":
+        for key in _names(params.get("delete")):
+            changes[key] = {"before": before.get(key), "after": None}
+    diff: dict[str, Any] = {}
+    unchanged = []
+    for key, change in changes.items():
+        if _same(change["before"], change["after"]):
+            unchanged.append(key)
+        else:
+            diff[key] = {side: REDACTED if key in SECRET_ARGS and v is not None else v for side, v in change.items()}
+    return diff, unchanged
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Proxmox answers 1 where 1, "1" or true was sent."""
+    if before is None or after is None:
+        return before is after
+    return wire.encode_value(before) == wire.encode_value(after)
+
+
+async def verdict_for(
+    runtime: Runtime, ctx: CallContext, spec: ToolSpec, hidden: tuple[str, str] | None, args: dict[str, Any]
+) -> tuple[dict[str, Any], GuestRef | None]:
+    """The policy's answer for this caller: exposure, scope and protection, confirmation."""
+    verdict: dict[str, Any] = {"allowed": hidden is None, "tier": spec.tier.label}
+    if hidden is not None:
+        verdict.update(reason=hidden[0], hidden_by=hidden[1])
+    target: GuestRef | None = None
+    try:
+        target = await guard(runtime.scope, runtime.locator, spec, args)
+    except ToolCallError as exc:
+        if exc.code not in SCOPE_REFUSALS:
+            raise
+        verdict.update(allowed=False, **{SCOPE_REFUSALS[exc.code]: True})
+        verdict.setdefault("reason", exc.message)
+    await fill_location(spec, args, runtime.locator)
+    verdict["needs_confirmation"] = spec.confirm
+    if spec.confirm:
+        verdict["confirmation"] = confirmation(runtime.confirm_mode, ctx)
+    return verdict, target
+
+
+async def planned_requests(
+    runtime: Runtime, ctx: CallContext, spec: ToolSpec, args: dict[str, Any], allowed: bool, notes: list[str]
+) -> list[dict[str, Any]]:
+    """The requests the call sends: a write tool's handler runs on the dry-run client when it is allowed."""
+    from pvemcp.server.handlers import HANDLERS  # the handler table imports this module
+
+    if not spec.api:
+        notes.append("pvemcp answers this tool itself; it sends no request of its own to Proxmox.")
+        return []
+    if spec.read_only or not allowed:  # not allowed: nothing is read on the caller's behalf
+        if spec.handler:
+            notes.append(f"A composite ({spec.handler}): the main request is shown; pvemcp may make others.")
+        return [main_request(runtime.client, spec, args)]
+    dry = DryRunClient(runtime.client)
+    try:
+        await HANDLERS[spec.handler or "rest"](Call(spec, args, dry, runtime, ctx))
+    except PveMcpError:
+        raise  # the real call fails the same way
+    except Exception:  # a handler that needed a write's answer: what it had sent so far is all we know
+        notes.append("Later requests depend on Proxmox's answers to the first ones.")
+    if spec.handler:
+        notes.append(f"A composite ({spec.handler}): pvemcp also reads from Proxmox to build these requests.")
+    return dry.writes
+
+
+async def preview(call: Call) -> dict[str, Any]:
+    """pve_preview: describe the call `tool(arguments)` as this server would carry it out, and do nothing."""
+    runtime = call.runtime
+    assert runtime is not None, "pve_preview needs the runtime"
+    ctx = call.ctx or CallContext()
+    name = str(call.args["tool"])
+    spec, hidden = _resolve(runtime.inventory, name)
+    validator = runtime.validators.get(spec.name) or ArgumentValidator(spec)
+    args = validator.validate(call.args.get("arguments") or {})
+    verdict, target = await verdict_for(runtime, ctx, spec, hidden, args)
+    result: dict[str, Any] = {"tool": spec.name}
+    if name != spec.name:
+        result["called_as"] = name
+    if target is not None:
+        result["target"] = target.describe()
+    result["verdict"] = verdict
+    notes: list[str] = []
+    requests = await planned_requests(runtime, ctx, spec, args, verdict["allowed"], notes)
+    result["requests"] = [{**r, "params": redacted(r["params"])} for r in requests]
+    if spec.returns_task:
+        wait = int(args.get("wait_seconds", WAIT_DEFAULT))
+        result["waits_for_task_seconds"] = wait
+        notes.append(
+            f"Proxmox runs this as a task; pvemcp waits up to {wait} s for it and reports how it ended."
+            if wait
+            else "Proxmox runs this as a task; pvemcp returns its UPID at once."
+        )
+    main = next((r for r in requests if r["method"] == "PUT"), None)
+    if spec.method == "PUT" and spec.path in SOURCES and verdict["allowed"] and main is not None:
+        try:
+            before = await current_object(runtime.client, spec, args)
+        except PveMcpError as exc:
+            notes.append(f"No diff: reading the current settings failed ({exc.message}).")
+        else:
+            if before is not None:
+                result["diff"], unchanged = config_diff(spec, before, main["params"])
+                if unchanged:
+                    result["unchanged"] = unchanged
+    if notes:
+        result["notes"] = notes
+    return result
+
+
+HANDLERS: dict[str, Handler] = {"preview": preview}

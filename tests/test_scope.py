@@ -1,0 +1,360 @@
+"""Scoping through the SDK client against the simulator: every write tool refuses what lies outside the
+scope or is protected, every list shows only what lies inside, and reads cannot tell out-of-scope from absent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog.spec import ToolSpec
+from pvemcp.pve.client import ProxmoxClient
+from pvemcp.server.app import build_server
+from pvemcp.server.dispatch import Runtime
+from pvemcp.server.inventory import Inventory
+from pvemcp.server.resolve import GuestLocator
+from pvemcp.server.scope import CLUSTER_WIDE, Scope, filter_result, guest_homes, parse_scope, reach
+from pvemcp.sim import Simulator
+from tests.conftest import FULL, payload
+
+pytestmark = pytest.mark.anyio
+
+# pve3 is outside; so are VMIDs 105-109 and 204-205. 150-159 are free IDs inside.
+SCOPE, problems = parse_scope("pve1,pve2", "100-104,150-159,200-203", None)
+assert not problems
+TAG = "pvemcp-protected"
+# In scope and allowed nodes / outside by VMID (on pve1) / in range but on pve3 / protected (on pve2).
+GUESTS = {
+    "qemu": {"inside": 100, "vmid": 106, "node": 102, "protected": 104},
+    "lxc": {"inside": 202, "vmid": 205, "node": 201, "protected": 203},
+}
+# Names of guests outside by VMID; those outside only by node are checked where rows carry a node.
+OUTSIDE_NAMES = ("cache-01", "mail-01", "ci-runner-01", "monitor-01", "tpl-debian-13", "ct-log")
+TASK_ON_PVE3 = "UPID:pve3:00001234:00ABCDEF:69248100:qmstart:102:root@pam:"
+TASK_OF_106 = "UPID:pve1:00001234:00ABCDEF:69248100:qmstart:106:root@pam:"
+
+
+def protect(sim: Simulator) -> None:
+    for kind in GUESTS.values():
+        guest = sim.state.guests[kind["protected"]]
+        guest.config["tags"] = f"{guest.config.get('tags', '')};{TAG}".strip(";")
+
+
+@asynccontextmanager
+async def serve(sim: Simulator, pve: ProxmoxClient, era: str = "legacy", scope: Scope = SCOPE) -> AsyncIterator[Client]:
+    runtime = Runtime(pve, Inventory(FULL), clock=sim.wait_clock(), scope=scope)
+    async with Client(build_server(runtime), mode=era) as client:
+        yield client
+
+
+async def answer(client: Client, name: str, args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    result = await client.call_tool(name, args)
+    return bool(result.is_error), payload(result)
+
+
+# Arguments: whatever each tool requires, with values the simulator accepts.
+FILLERS: dict[str, Any] = {
+    "node": "pve1",
+    "snapname": "pre-upgrade",
+    "target": "pve1",
+    "disk": "scsi0",
+    "size": "+1G",
+    "command": ["uname", "-a"],
+    "pos": 0,
+    "action": "ACCEPT",
+    "iface": "vmbr0",
+    "archive": "nfs-backup:backup/vzdump-qemu-100-2025_11_24-01_00_02.vma.zst",
+    "ostemplate": "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst",
+    "storage": "nfs-backup",
+    "schedule": "01:00",
+    "poolid": "production",
+    "id": "backup-7fdc990e-ab4c",
+    "userid": "root@pam",
+    "pid": 1,
+    "upid": next(t.upid for t in Simulator().state.tasks.values() if t.type == "qmstart" and t.id == "100"),
+    "ciuser": "ops",
+    "memory": 1024,
+    "comment": "x",
+    "vms": "100",
+}
+
+
+def valid_args(spec: ToolSpec, **overrides: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    wanted = [p for p in spec.all_params if p.required or (spec.at_least_one and p.name == spec.at_least_one[0])]
+    for param in wanted:
+        if param.name in FILLERS:
+            args[param.name] = FILLERS[param.name]
+        elif param.enum:
+            args[param.name] = param.enum[0]
+        elif param.name == "vmid":
+            args[param.name] = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]["inside"]
+        else:
+            args[param.name] = {"integer": 1, "boolean": True}.get(param.type, "x")
+    if spec.guest_type is not None:
+        args["vmid"] = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]["inside"]
+    if spec.confirm:
+        args["confirm"] = True
+    args.update(overrides)
+    return args
+
+
+WRITES = [spec for spec in ALL_TOOLS if not spec.read_only]
+READS = [spec for spec in ALL_TOOLS if spec.read_only and spec.api]
+
+
+def write_cases() -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    """(tool, case, arguments, expected code) for every way each write tool can reach outside the scope."""
+    for spec in WRITES:
+        names = reach(spec)
+        if spec.guest_type is not None:
+            guests = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]
+            yield spec.name, "vmid", valid_args(spec, vmid=guests["vmid"]), "OUT_OF_SCOPE"
+            yield spec.name, "guest-node", valid_args(spec, vmid=guests["node"]), "OUT_OF_SCOPE"
+            yield spec.name, "protected", valid_args(spec, vmid=guests["protected"]), "PROTECTED_GUEST"
+        if "node" in names:
+            yield spec.name, "node", valid_args(spec, node="pve3"), "OUT_OF_SCOPE"
+        if "target" in names:
+            yield spec.name, "target", valid_args(spec, target="pve3"), "OUT_OF_SCOPE"
+        if "newid" in names:
+            yield spec.name, "newid", valid_args(spec, newid=160), "OUT_OF_SCOPE"
+            yield spec.name, "newid-omitted", valid_args(spec), "OUT_OF_SCOPE"
+        if "upid" in names:
+            yield spec.name, "task-node", valid_args(spec, upid=TASK_ON_PVE3), "OUT_OF_SCOPE"
+            yield spec.name, "task-guest", valid_args(spec, upid=TASK_OF_106), "OUT_OF_SCOPE"
+        if spec.guest_type is None and "vmid" in names:
+            if spec.param("vmid") and spec.param("vmid").type == "string":  # type: ignore[union-attr]
+                yield spec.name, "list-vmid", valid_args(spec, vmid="100,106"), "OUT_OF_SCOPE"
+                yield spec.name, "list-node", valid_args(spec, vmid="102"), "OUT_OF_SCOPE"
+                yield spec.name, "list-protected", valid_args(spec, vmid="101,104"), "PROTECTED_GUEST"
+            else:
+                yield spec.name, "new-vmid", valid_args(spec, vmid=160), "OUT_OF_SCOPE"
+                if spec.param("force") is not None:  # a restore over an existing guest
+                    yield spec.name, "over-node", valid_args(spec, vmid=102, force=True), "OUT_OF_SCOPE"
+                    yield spec.name, "over-protected", valid_args(spec, vmid=104, force=True), "PROTECTED_GUEST"
+                else:
+                    yield spec.name, "vmid-omitted", valid_args(spec), "OUT_OF_SCOPE"
+        if "all" in names:
+            yield (
+                spec.name,
+                "all",
+                {**valid_args(spec, all=True), **({"node": "pve1"} if "node" in names else {})},
+                ("OUT_OF_SCOPE"),
+            )
+        if "vms" in names:
+            yield spec.name, "vms-vmid", valid_args(spec, vms="100,106"), "OUT_OF_SCOPE"
+            yield spec.name, "vms-node", valid_args(spec, vms="102"), "OUT_OF_SCOPE"
+            yield spec.name, "vms-protected", valid_args(spec, vms="104"), "PROTECTED_GUEST"
+
+
+WRITE_CASES = list(write_cases())
+
+
+def test_every_write_tool_is_scoped_or_cluster_wide() -> None:
+    covered = {tool for tool, *_ in WRITE_CASES}
+    assert [s.name for s in WRITES if s.name not in covered and s.name not in CLUSTER_WIDE] == []
+    assert [s.name for s in WRITES if s.name in CLUSTER_WIDE and (reach(s) or s.guest_type)] == []
+    assert {s.name for s in WRITES} >= CLUSTER_WIDE
+
+
+@pytest.mark.parametrize(("tool", "case", "args", "code"), WRITE_CASES, ids=[f"{c[0]}-{c[1]}" for c in WRITE_CASES])
+async def test_a_write_outside_the_scope_is_refused_and_sends_nothing(
+    sim: Simulator, pve: ProxmoxClient, tool: str, case: str, args: dict[str, Any], code: str
+) -> None:
+    protect(sim)
+    before = repr(sim.state)
+    async with serve(sim, pve) as client:
+        failed, body = await answer(client, tool, args)
+    assert failed and body["code"] == code, body
+    assert body["hint"] and ("PVE_ALLOWED" in body["message"] or TAG in body["message"])
+    assert [r for r in sim.requests if r.method != "GET"] == []
+    sim.clock.advance(60)
+    assert repr(sim.state) == before
+
+
+async def test_refusals_name_the_rule_and_how_to_lift_protection(sim: Simulator, pve: ProxmoxClient, era: str) -> None:
+    protect(sim)
+    async with serve(sim, pve, era) as client:
+        _, by_vmid = await answer(client, "pve_stop_qemu_vm", {"vmid": 106, "confirm": True})
+        _, by_node = await answer(client, "pve_stop_qemu_vm", {"vmid": 102, "confirm": True})
+        _, guarded = await answer(client, "pve_start_lxc_container", {"vmid": 203})
+    assert "PVE_ALLOWED_VMIDS=100-104,150-159,200-203" in by_vmid["message"]
+    assert (
+        by_node["message"].startswith("VM 102 'db-01' on pve3") and "PVE_ALLOWED_NODES=pve1,pve2" in by_node["message"]
+    )
+    assert guarded["code"] == "PROTECTED_GUEST" and "container 203 'ct-monitor'" in guarded["message"]
+    assert "pct set 203 --tags 'infra'" in guarded["hint"]
+
+
+async def test_a_tag_added_a_moment_ago_protects_at_once(sim: Simulator, pve: ProxmoxClient) -> None:
+    async with serve(sim, pve) as client:
+        assert not (await answer(client, "pve_get_qemu_status", {"vmid": 100}))[0]  # the locator has read the cluster
+        sim.state.guests[100].config["tags"] = f"prod;{TAG}"
+        failed, body = await answer(client, "pve_reboot_qemu_vm", {"vmid": 100, "confirm": True})
+        readable, _ = await answer(client, "pve_get_qemu_config", {"vmid": 100})
+    assert failed and body["code"] == "PROTECTED_GUEST"
+    assert not readable
+
+
+async def test_calls_inside_the_scope_still_work(sim: Simulator, pve: ProxmoxClient, era: str) -> None:
+    protect(sim)
+    async with serve(sim, pve, era) as client:
+        failed, started = await answer(client, "pve_start_qemu_vm", {"vmid": 103})
+        assert not failed, started
+        failed, created = await answer(
+            client, "pve_lxc_create", valid_args(ALL_TOOL["pve_lxc_create"], vmid=150, storage="local-lvm")
+        )
+        assert not failed, created
+        failed, members = await answer(
+            client, "pve_update_pool", {"poolid": "production", "vms": "202", "confirm": True}
+        )
+        assert not failed, members
+        job = {"id": "backup-7fdc990e-ab4c", "schedule": "02:00", "confirm": True}
+        failed, changed = await answer(client, "pve_update_backup_job", job)  # names no guest: allowed
+        assert not failed, changed
+        some = {"node": "pve2", "vmid": "101,200", "storage": "nfs-backup", "confirm": True}
+        failed, backup = await answer(client, "pve_run_backup", some)
+        assert not failed, backup
+        failed, backup = await answer(client, "pve_run_backup", {"node": "pve1", "all": True, "confirm": True})
+    assert failed and backup["code"] == "OUT_OF_SCOPE"
+    assert sim.state.backup.jobs["backup-7fdc990e-ab4c"]["schedule"] == "02:00"
+    sim.clock.advance(60)
+    sim.settle()
+    assert sim.state.guests[103].status == "running" and 150 in sim.state.guests
+
+
+ALL_TOOL = {spec.name: spec for spec in ALL_TOOLS}
+GUEST_READS = [s for s in READS if s.guest_type is not None]
+NODE_READS = [s for s in READS if s.guest_type is None and "node" in reach(s)]
+TASK_READS = [s for s in READS if "upid" in reach(s)]
+
+
+@pytest.mark.parametrize("spec", GUEST_READS, ids=[s.name for s in GUEST_READS])
+@pytest.mark.parametrize("where", ["vmid", "node"])
+async def test_reading_an_out_of_scope_guest_answers_like_an_unknown_one(
+    sim: Simulator, pve: ProxmoxClient, spec: ToolSpec, where: str
+) -> None:
+    outside = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"][where]
+    async with serve(sim, pve) as client:
+        _, hidden = await answer(client, spec.name, valid_args(spec, vmid=outside))
+        _, unknown = await answer(client, spec.name, valid_args(spec, vmid=155))
+    assert hidden["code"] == "GUEST_NOT_FOUND"
+    assert json.dumps(hidden).replace(str(outside), "155") == json.dumps(unknown)
+
+
+@pytest.mark.parametrize("spec", NODE_READS, ids=[s.name for s in NODE_READS])
+async def test_reading_an_out_of_scope_node_answers_like_an_unknown_one(
+    sim: Simulator, pve: ProxmoxClient, spec: ToolSpec
+) -> None:
+    async with serve(sim, pve) as client:
+        _, hidden = await answer(client, spec.name, valid_args(spec, node="pve3"))
+        _, unknown = await answer(client, spec.name, valid_args(spec, node="pve9"))
+    assert hidden["code"] == "PROXMOX_NOT_FOUND"
+    assert json.dumps(hidden).replace("pve3", "pve9") == json.dumps(unknown)
+    assert not [r for r in sim.requests if "/nodes/pve3" in r.path]
+
+
+@pytest.mark.parametrize("spec", TASK_READS, ids=[s.name for s in TASK_READS])
+async def test_reading_an_out_of_scope_task_answers_like_an_unknown_one(
+    sim: Simulator, pve: ProxmoxClient, spec: ToolSpec, era: str
+) -> None:
+    async with serve(sim, pve, era) as client:
+        _, of_guest = await answer(client, spec.name, valid_args(spec, upid=TASK_OF_106))
+        _, no_task = await answer(client, spec.name, valid_args(spec, upid=TASK_OF_106.replace(":106:", ":155:")))
+        _, on_node = await answer(client, spec.name, valid_args(spec, upid=TASK_ON_PVE3))
+        _, no_node = await answer(client, spec.name, valid_args(spec, upid=TASK_ON_PVE3.replace("pve3", "pve9")))
+    if spec.name == "pve_get_task_log":  # Proxmox logs one line for a task it does not know; a refusal cannot
+        assert of_guest["message"] == "Parameter verification failed: upid: no such task"
+    else:
+        assert json.dumps(of_guest).replace(":106:", ":155:") == json.dumps(no_task)
+    assert json.dumps(on_node).replace("pve3", "pve9") == json.dumps(no_node)
+
+
+async def test_the_free_id_question_is_refused_outside_the_scope(sim: Simulator, pve: ProxmoxClient) -> None:
+    async with serve(sim, pve) as client:
+        _, taken = await answer(client, "pve_get_next_vmid", {"vmid": 106})
+        _, free = await answer(client, "pve_get_next_vmid", {"vmid": 150})
+    assert taken["code"] == "OUT_OF_SCOPE" and free == {"vmid": 150}
+
+
+def rows(value: Any) -> Iterator[dict[str, Any]]:
+    """Every dict inside a list, at any depth."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from rows(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item
+            yield from rows(item)
+
+
+@pytest.mark.parametrize("spec", READS, ids=[s.name for s in READS])
+async def test_every_list_shows_only_guests_and_nodes_inside_the_scope(
+    sim: Simulator, pve: ProxmoxClient, spec: ToolSpec
+) -> None:
+    async with serve(sim, pve) as client:
+        failed, body = await answer(client, spec.name, valid_args(spec))
+    assert not failed or spec.name == "pve_get_qemu_guest_exec_status", body
+    text = json.dumps(body)
+    assert [name for name in OUTSIDE_NAMES if f'"{name}"' in text or f"{name} " in text] == []
+    for row in rows(body):
+        assert all(SCOPE.allows_vmid(int(v)) for v in str(row.get("vmid") or "").split(",") if v.isdigit()), row
+        assert SCOPE.allows_node(str(row.get("node") or "pve1")), row
+        task_of = str(row.get("id")) if "upid" in row else ""
+        assert not task_of.isdigit() or SCOPE.allows_vmid(int(task_of)), row
+    if spec.path != "/nodes/{node}/storage/{storage}/content":  # archives name their guest only by VMID
+        assert "pve3" not in text.replace('"nodes": 3', "") and "db-01" not in text
+
+
+async def test_lists_lose_exactly_the_rows_outside(sim: Simulator, pve: ProxmoxClient, era: str) -> None:
+    async with serve(sim, pve, era) as client:
+        _, guests = await answer(client, "pve_list_cluster_resources", {"type": "vm"})
+        _, legacy = await answer(client, "listVMs", {})
+        _, nodes = await answer(client, "pve_list_nodes", {})
+        _, tasks = await answer(client, "pve_list_cluster_tasks", {})
+        _, pool = await answer(client, "pve_get_pool", {"poolid": "production"})
+    inside = {v for v, g in sim.state.guests.items() if SCOPE.allows_vmid(v) and g.node != "pve3"}
+    assert {g["vmid"] for g in guests["items"]} == inside and guests["total"] == len(inside)
+    assert {g["vmid"] for g in legacy["items"]} == {v for v in inside if sim.state.guests[v].type == "qemu"}
+    assert {n["node"] for n in nodes["items"]} == {"pve1", "pve2"}
+    assert tasks["items"] and all(t["node"] != "pve3" and t["id"] not in ("105", "106") for t in tasks["items"])
+    assert {m["vmid"] for m in pool["items"][0]["members"] if "vmid" in m} == {100, 101, 103, 104}
+
+
+def test_an_unrestricted_scope_leaves_results_untouched() -> None:
+    data = [{"vmid": 999, "node": "elsewhere"}]
+    spec = ALL_TOOL["pve_list_cluster_resources"]
+    assert filter_result(Scope(), spec, data) is data
+    assert filter_result(SCOPE, spec, data) == []
+
+
+async def test_an_unrestricted_scope_still_protects(sim: Simulator, pve: ProxmoxClient) -> None:
+    protect(sim)
+    async with serve(sim, pve, scope=Scope()) as client:
+        _, body = await answer(client, "pve_qemu_create_snapshot", {"vmid": 104, "snapname": "x"})
+        failed, other = await answer(client, "pve_get_qemu_status", {"vmid": 108})
+    assert body["code"] == "PROTECTED_GUEST" and not failed and other["vmid"] == 108
+    async with serve(sim, pve, scope=Scope(protected_tag=None)) as client:
+        failed, body = await answer(client, "pve_qemu_create_snapshot", {"vmid": 104, "snapname": "x"})
+    assert not failed, body
+
+
+async def test_rows_naming_a_guest_only_by_vmid_follow_the_guest_to_its_node(
+    sim: Simulator, pve: ProxmoxClient
+) -> None:
+    archives = [
+        {"volid": "nfs-backup:backup/vzdump-qemu-102-2025_11_24-01_00_02.vma.zst"},
+        {"vmid": 100},
+        {"vmid": 155},
+    ]
+    spec = ALL_TOOL["pve_list_backups"]
+    homes = await guest_homes(SCOPE, GuestLocator(pve), archives)
+    assert homes == {100: "pve1", 102: "pve3"}  # 155 is gone: it lives nowhere
+    assert filter_result(SCOPE, spec, archives, homes) == [{"vmid": 100}, {"vmid": 155}]
+    assert await guest_homes(Scope(vmids=((100, 199),)), GuestLocator(pve), archives) is None
