@@ -6,6 +6,8 @@ The cluster's token secret is a canary: the session fails if it shows up in any 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -122,3 +124,28 @@ def connect(sim: Simulator, pve: ProxmoxClient, era: str) -> McpFactory:
 def payload(result: CallToolResult) -> dict[str, Any]:
     assert result.structured_content is not None
     return dict(result.structured_content)
+
+
+BIN = Path(sys.executable).parent / "pvemcp"
+
+
+@pytest.fixture
+def served_sim() -> Iterator[dict[str, str]]:
+    """`pvemcp sim serve` on a free loopback port; yields the PROXMOX_* settings it prints."""
+    proc = subprocess.Popen(
+        [str(BIN), "sim", "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        env: dict[str, str] = {}
+        while len(env) < 7:
+            line = proc.stdout.readline()
+            assert line, "pvemcp sim serve exited before printing its settings"
+            key, _, value = line.strip().partition("=")
+            env[key] = value
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,11 +28,10 @@ from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
 from pvemcp.sim import Simulator
-from tests.conftest import FULL, payload
+from tests.conftest import BIN, FULL, payload
 from tests.helpers import pick
 
 pytestmark = pytest.mark.anyio
-BIN = Path(sys.executable).parent / "pvemcp"
 
 
 def entry(number: int, **extra: Any) -> dict[str, Any]:
@@ -245,27 +243,6 @@ async def test_a_password_never_reaches_the_file(
 
 
 # kill -9 in the middle of a burst: a real `pvemcp run` on stdio against `pvemcp sim serve` over HTTPS.
-
-
-@pytest.fixture
-def served_sim() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [str(BIN), "sim", "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        env: dict[str, str] = {}
-        while len(env) < 7:
-            line = proc.stdout.readline()
-            assert line, "pvemcp sim serve exited before printing its settings"
-            key, _, value = line.strip().partition("=")
-            env[key] = value
-        yield env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def rpc(number: int | None, method: str, params: dict[str, Any]) -> bytes:

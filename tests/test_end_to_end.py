@@ -5,44 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from pvemcp.pve.tls import TlsConfig
-from tests.conftest import payload
+from tests.conftest import BIN, payload
 
 pytestmark = pytest.mark.anyio
-BIN = Path(sys.executable).parent / "pvemcp"
-
-
-@pytest.fixture
-def served_sim() -> Iterator[dict[str, str]]:
-    proc = subprocess.Popen(
-        [str(BIN), "sim", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        env: dict[str, str] = {}
-        while len(env) < 7:
-            line = proc.stdout.readline()
-            assert line, "pvemcp sim serve exited before printing its settings"
-            key, _, value = line.strip().partition("=")
-            env[key] = value
-        yield env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def control(env: dict[str, str], path: str) -> dict[str, object]:
@@ -117,3 +91,25 @@ async def test_pvemcp_run_sandbox_serves_the_embedded_cluster_with_no_settings(t
             resources = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))
             assert resources["count"] >= 16
     assert (tmp_path / ".local" / "state" / "pvemcp" / "sandbox-audit.jsonl").is_file()
+
+
+@pytest.mark.parametrize("era", ["legacy", "2026-07-28"])
+async def test_a_person_approves_a_stop_over_stdio_in_both_eras(tmp_path: Path, era: str) -> None:
+    asked: list[str] = []
+
+    async def person(context: object, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    audit = tmp_path / "audit.jsonl"
+    env = {"PVE_LOG_LEVEL": "warning", "PVE_ACCESS_TIER": "full", "PVE_AUDIT_LOG": str(audit)}
+    params = StdioServerParameters(command=str(BIN), args=["run", "--sandbox"], env=env)
+    with anyio.fail_after(60):
+        async with Client(params, mode=era, elicitation_callback=person) as client:
+            guests = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))["items"]
+            running = next(g for g in guests if g["type"] == "qemu" and g["status"] == "running")
+            stopped = payload(await client.call_tool("pve_stop_qemu_vm", {"vmid": running["vmid"]}))
+    assert stopped["task"]["status"] == "stopped" and stopped["task"]["exitstatus"] == "OK"
+    assert len(asked) == 1 and f"VM {running['vmid']} '{running['name']}' on {running['node']}" in asked[0]
+    entry = json.loads(audit.read_text().splitlines()[-1])
+    assert (entry["tool"], entry["outcome"], entry["approval"]) == ("pve_stop_qemu_vm", "ok", "human")

@@ -17,6 +17,13 @@ GENERAL_DIFFERENCES = (
     "Results are structured content plus compact JSON; failures set isError with {code, message, hint} and keep"
     " Proxmox's own words; reads are retried only on transient failures, writes never.",
     "Big lists page (fields, limit, cursor) and every result fits PVE_RESULT_MAX_BYTES, saying when it was cut.",
+    "Tools that start a task wait for it (wait_seconds, with progress notifications) and return"
+    " task {upid, node, type, status, exitstatus, duration_s}; a failed task is TASK_FAILED with its log tail"
+    " (nandi returns the bare UPID).",
+    "Destructive tools can be confirmed by the person through MCP elicitation (PVE_CONFIRM_MODE), bound to the"
+    " exact guest; nandi trusts confirm=true from the model.",
+    "Scoping (PVE_ALLOWED_NODES, PVE_ALLOWED_VMIDS, PVE_PROTECTED_TAG), pve_preview and a hash-chained audit"
+    " log of every change attempt have no counterpart in nandi.",
 )
 
 
