@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import cold_start, concurrency, listing, memory, overhead, paging
+from bench import cold_start, concurrency, listing, memory, overhead, paging, ssh
 from bench.common import Headline, Report, summary
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
     "concurrency": ("Concurrency", concurrency.main),
     "memory": ("Memory", memory.main),
     "paging": ("5,000-guest inventory", paging.main),
+    "ssh": ("SSH batch diagnostics", ssh.main),
 }
 
 

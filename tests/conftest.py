@@ -95,7 +95,7 @@ async def pve(sim: Simulator) -> AsyncIterator[ProxmoxClient]:
     await client.aclose()
 
 
-FULL = Policy(tier=Tier.FULL, module=Module.ADVANCED)
+FULL = Policy(tier=Tier.FULL, module=Module.ADVANCED, ssh=True)  # the whole catalog, SSH tools included
 
 McpFactory = Callable[..., AbstractAsyncContextManager[Client]]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import Param, ToolSpec
 from pvemcp.sim import Simulator
-from tests.conftest import McpFactory, payload
+from tests.conftest import FULL, McpFactory, payload
 
 pytestmark = pytest.mark.anyio
 
@@ -64,8 +65,11 @@ STRING_CASES = [
 TYPE_CASES = [(spec, param.name, WRONG_TYPE[param.type]) for spec in ALL_TOOLS for param in spec.params]
 
 
+SSH_TOOLS = frozenset(spec.name for spec in ALL_TOOLS if spec.ssh)
+
+
 async def assert_rejected(connect: McpFactory, sim: Simulator, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    async with connect() as client:
+    async with connect(replace(FULL, ssh=name in SSH_TOOLS)) as client:  # SSH tools are listed only with SSH on
         result = await client.call_tool(name, args)
     assert result.is_error
     body = payload(result)

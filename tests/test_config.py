@@ -143,3 +143,25 @@ def test_bad_safety_settings_are_reported_together(tmp_path: Path) -> None:
         "PVE_AUDIT_READS='perhaps'",
     ):
         assert expected in problems
+
+
+SSH = {"PROXMOX_SSH_HOST": "pve1.example.test", "PROXMOX_SSH_USER": "root", "PROXMOX_SSH_KEY_PATH": "/keys/pvemcp"}
+
+
+def test_ssh_settings_turn_the_ssh_tools_on_and_pve_ssh_off_hides_them() -> None:
+    config = load_config({**GOOD, **SSH, "PROXMOX_SSH_NODE_HOSTS": "pve2=10.0.0.2"})
+    assert config.ssh is not None and config.policy.ssh
+    assert (config.ssh.port, dict(config.ssh.node_hosts)) == (22, {"pve2": "10.0.0.2"})
+    assert not load_config({**GOOD, **SSH, "PVE_SSH": "off"}).policy.ssh
+    assert load_config(GOOD).ssh is None  # no SSH host: the SSH tools are simply not offered
+
+
+def test_ssh_settings_are_required_only_when_an_ssh_tool_would_be_exposed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**GOOD, "PROXMOX_SSH_HOST": "pve1", "PROXMOX_SSH_USER": "-oProxyCommand=x"})
+    problems = "\n".join(caught.value.problems)
+    assert "PROXMOX_SSH_KEY_PATH is not set" in problems and "PROXMOX_SSH_USER='-oProxyCommand=x'" in problems
+    hidden = load_config({**GOOD, "PROXMOX_SSH_HOST": "pve1", "PVE_CATEGORIES": "qemu"})
+    assert hidden.ssh is None and not hidden.policy.ssh
+    with pytest.raises(ConfigError, match="PROXMOX_SSH_HOST is not set"):
+        load_config({**GOOD, "PVE_SSH": "on"})

@@ -32,7 +32,7 @@ def test_the_default_policy_is_read_only_core() -> None:
 
 @pytest.mark.parametrize(("tier", "module"), list(itertools.product(Tier, Module)))
 def test_every_tier_and_module_exposes_exactly_the_tools_at_or_below_it(tier: Tier, module: Module) -> None:
-    inventory = Inventory(Policy(tier=tier, module=module))
+    inventory = Inventory(Policy(tier=tier, module=module, ssh=True))
     canonical = {e.spec.name for e in inventory.by_name.values()}
     assert len(canonical) == canonical_count(tier, module)
     assert all(e.spec.tier <= tier for e in inventory.by_name.values())
@@ -59,6 +59,7 @@ def test_blacklisting_an_alias_removes_its_tool_and_every_alias() -> None:
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_categories_keep_only_their_tools(category: str) -> None:
     env = {**SANDBOX, "PVE_ACCESS_TIER": "full", "PVE_MODULE_MODE": "advanced", "PVE_CATEGORIES": category}
+    env |= {"PROXMOX_SSH_HOST": "pve1", "PROXMOX_SSH_USER": "root", "PROXMOX_SSH_KEY_PATH": "/k"}  # the remote tools
     inventory = Inventory(load_config(env).policy)
     assert len(inventory) > 0
     assert {e.spec.category for e in inventory.by_name.values()} == {category}
@@ -112,7 +113,7 @@ def test_tier_and_module_values_are_case_insensitive() -> None:
 
 
 def test_the_listing_order_is_the_catalog_order_with_aliases_after_their_tool() -> None:
-    names = list(Inventory(Policy(tier=Tier.FULL, module=Module.ADVANCED)).by_name)
+    names = list(Inventory(Policy(tier=Tier.FULL, module=Module.ADVANCED, ssh=True)).by_name)
     expected: list[str] = []
     for spec in ALL_TOOLS:
         expected += [spec.name, *spec.aliases]

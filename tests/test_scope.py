@@ -88,12 +88,16 @@ def valid_args(spec: ToolSpec, **overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {}
     wanted = [p for p in spec.all_params if p.required or (spec.at_least_one and p.name == spec.at_least_one[0])]
     for param in wanted:
-        if param.name in FILLERS:
+        if param.name == "command" and param.type == "string":  # pct exec takes a string or argv
+            args[param.name] = "uname -a"
+        elif param.name in FILLERS:
             args[param.name] = FILLERS[param.name]
         elif param.enum:
             args[param.name] = param.enum[0]
         elif param.name == "vmid":
             args[param.name] = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]["inside"]
+        elif param.name == "ctid":  # pct exec's container
+            args[param.name] = GUESTS["lxc"]["inside"]
         else:
             args[param.name] = {"integer": 1, "boolean": True}.get(param.type, "x")
     if spec.guest_type is not None:
@@ -112,6 +116,11 @@ def write_cases() -> Iterator[tuple[str, str, dict[str, Any], str]]:
     """(tool, case, arguments, expected code) for every way each write tool can reach outside the scope."""
     for spec in WRITES:
         names = reach(spec)
+        if spec.ssh and spec.param("ctid") is not None:
+            lxc = GUESTS["lxc"]
+            yield spec.name, "ctid", valid_args(spec, ctid=lxc["vmid"]), "OUT_OF_SCOPE"
+            yield spec.name, "ctid-node", valid_args(spec, ctid=lxc["node"]), "OUT_OF_SCOPE"
+            yield spec.name, "ctid-protected", valid_args(spec, ctid=lxc["protected"]), "PROTECTED_GUEST"
         if spec.guest_type is not None:
             guests = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]
             yield spec.name, "vmid", valid_args(spec, vmid=guests["vmid"]), "OUT_OF_SCOPE"

@@ -10,17 +10,19 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pvemcp.catalog import ALL_TOOLS
 from pvemcp.pve.client import ApiToken
 from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
 from pvemcp.server.confirm import ConfirmMode
-from pvemcp.server.inventory import Policy, parse_policy
+from pvemcp.server.inventory import Policy, hidden_by, parse_policy
 from pvemcp.server.scope import Scope, parse_scope
+from pvemcp.ssh.settings import DEFAULT_MAX_OUTPUT, SshSettings, parse_node_hosts, valid_host, valid_user
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
@@ -70,6 +72,17 @@ class EnvSettings(BaseSettings):
     pve_allowed_nodes: str | None = None
     pve_allowed_vmids: str | None = None
     pve_protected_tag: str | None = None
+    pve_ssh: str | None = None
+    proxmox_ssh_host: str | None = None
+    proxmox_ssh_user: str | None = None
+    proxmox_ssh_key_path: str | None = None
+    proxmox_ssh_port: str | None = None
+    proxmox_ssh_known_hosts: str | None = None
+    proxmox_ssh_trust_on_first_use: str | None = None
+    proxmox_ssh_node_hosts: str | None = None
+    proxmox_ssh_connect_timeout: str | None = None
+    pve_ssh_command_timeout: str | None = None
+    pve_ssh_max_output_bytes: str | None = None
     xdg_state_home: str | None = None
     home: str | None = None
 
@@ -93,6 +106,7 @@ class Config:
     scope: Scope = field(default_factory=Scope)
     audit_path: Path | None = None  # None: PVE_AUDIT_LOG=off
     audit_reads: bool = False
+    ssh: SshSettings | None = None  # None: the SSH tools are hidden (PVE_SSH=off, or auto without settings)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -172,6 +186,55 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
     )
 
 
+def ssh_settings(env: EnvSettings, problems: list[str], *, wanted: bool = True) -> SshSettings | None:
+    """PVE_SSH=auto (default) turns the SSH tools on when PROXMOX_SSH_HOST is set; on requires the settings.
+
+    `wanted` is False when the tier and filters leave no SSH tool to expose: then nothing is required.
+    """
+    mode = (env.pve_ssh or "auto").strip().lower()
+    if mode not in ("auto", "on", "off"):
+        problems.append(f"PVE_SSH={env.pve_ssh!r} is not one of auto, on, off")
+        return None
+    host = (env.proxmox_ssh_host or "").strip()
+    if mode == "off" or (mode == "auto" and not host) or not wanted:
+        return None
+    user = (env.proxmox_ssh_user or "").strip()
+    key = (env.proxmox_ssh_key_path or "").strip()
+    for name, value in (("PROXMOX_SSH_HOST", host), ("PROXMOX_SSH_USER", user), ("PROXMOX_SSH_KEY_PATH", key)):
+        if not value:
+            problems.append(f"{name} is not set (the SSH tools need it; PVE_SSH=off hides them)")
+    if host and not valid_host(host):
+        problems.append(f"PROXMOX_SSH_HOST={host!r} is not a host name or IP address")
+    if user and not valid_user(user):
+        problems.append(f"PROXMOX_SSH_USER={user!r} is not a user name")
+    if key and any(ord(ch) < 32 for ch in key):
+        problems.append("PROXMOX_SSH_KEY_PATH contains control characters")
+    port = _number("PROXMOX_SSH_PORT", env.proxmox_ssh_port, 22, problems, low=1, high=65535)
+    known = (env.proxmox_ssh_known_hosts or "").strip()
+    tofu = flag_setting("PROXMOX_SSH_TRUST_ON_FIRST_USE", env.proxmox_ssh_trust_on_first_use, problems)
+    nodes = parse_node_hosts(env.proxmox_ssh_node_hosts, problems)
+    connect = _number("PROXMOX_SSH_CONNECT_TIMEOUT", env.proxmox_ssh_connect_timeout, 10, problems, low=1, high=120)
+    command = _number("PVE_SSH_COMMAND_TIMEOUT", env.pve_ssh_command_timeout, 30, problems, low=1, high=3600)
+    cap = _number(
+        "PVE_SSH_MAX_OUTPUT_BYTES", env.pve_ssh_max_output_bytes, DEFAULT_MAX_OUTPUT, problems, low=1024, high=64 << 20
+    )
+    if not (host and user and key) or problems:
+        return None
+    home = (env.home or "").strip() or str(Path.home())
+    return SshSettings(
+        host=host,
+        user=user,
+        key_path=Path(key).expanduser(),
+        port=int(port),
+        known_hosts=Path(known).expanduser() if known else Path(home) / ".ssh" / "known_hosts",
+        trust_on_first_use=tofu,
+        node_hosts=nodes,
+        max_output_bytes=int(cap),
+        connect_timeout=connect,
+        command_timeout=command,
+    )
+
+
 AUDIT_OFF = frozenset({"off", "none", "false", "0"})
 
 
@@ -228,6 +291,10 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
     problems.extend(scope_problems)
     audit_reads = flag_setting("PVE_AUDIT_READS", env.pve_audit_reads, problems)
     audit_path = audit_path_setting(env, sandbox, problems)
+    with_ssh = replace(policy, ssh=True)
+    wanted = any(spec.ssh and hidden_by(spec, with_ssh) is None for spec in ALL_TOOLS)
+    ssh = ssh_settings(env, problems, wanted=wanted)
+    policy = replace(policy, ssh=ssh is not None)
     target = None if sandbox else _target(env, problems)
     if problems:
         raise ConfigError(problems)
@@ -241,4 +308,5 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
         scope=scope,
         audit_path=audit_path,
         audit_reads=audit_reads,
+        ssh=ssh,
     )

@@ -14,6 +14,7 @@ from pvemcp.catalog import (
     pools,
     preview,
     qemu,
+    remote,
     storage,
     tasks,
     templates,
@@ -35,6 +36,7 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
     *access.TOOLS,
     *templates.TOOLS,
     *monitoring.TOOLS,
+    *remote.TOOLS,
 )
 
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(spec.category for spec in ALL_TOOLS))

@@ -131,11 +131,13 @@ class ToolSpec:
     page_key: str | None = None  # item key that orders pages stably (e.g. "id", "vmid", "volid")
     at_least_one: tuple[str, ...] = ()  # update tools: at least one of these arguments must be given
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
+    ssh: bool = False  # runs over the SSH channel (hidden unless it is configured)
     api: bool = True  # False: pvemcp answers itself (pve_preview); method and path name no endpoint of its own
 
     @property
     def read_only(self) -> bool:
-        return self.method == "GET"
+        """Changes nothing: a GET, unless the tool is destructive (an SSH command sits behind a placeholder GET)."""
+        return self.method == "GET" and not self.destructive
 
     @property
     def is_idempotent(self) -> bool:

@@ -38,6 +38,8 @@ def _row(cells: list[str]) -> str:
 
 
 def _endpoint(spec: ToolSpec) -> str:
+    if spec.ssh:
+        return "over SSH (`pct exec` in the container, or commands on the node)"
     if not spec.api:
         return "answered by pvemcp (reads only)"
     return f"`{spec.method} {spec.path}`" + (f" (via {spec.handler})" if spec.handler else "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pvemcp.pve.errors import API_HINTS, TRANSPORT_HINTS, ErrorCode
+from pvemcp.pve.errors import API_HINTS, SSH_HINTS, TRANSPORT_HINTS, ErrorCode
 
 E = ErrorCode
 
@@ -62,6 +62,23 @@ WHEN: dict[ErrorCode, str] = {
     ),
     E.TASK_FAILED: "The Proxmox task the tool started ended with an error; details hold its exit status and log tail.",
     E.INTERNAL_ERROR: "pvemcp itself failed; the result says only that, the server log has the trace.",
+    E.SSH_NOT_CONFIGURED: "An SSH tool was called but no SSH channel is set up (PROXMOX_SSH_HOST is unset).",
+    E.SSH_KEY_UNREADABLE: "The private key at PROXMOX_SSH_KEY_PATH is missing, unreadable or not a key.",
+    E.SSH_HOST_KEY_UNKNOWN: (
+        "The host's key is not in PROXMOX_SSH_KNOWN_HOSTS and trust-on-first-use is off; nothing was sent."
+    ),
+    E.SSH_HOST_KEY_CHANGED: "The host's key differs from the one recorded in PROXMOX_SSH_KNOWN_HOSTS; always refused.",
+    E.SSH_AUTH_FAILED: "The host refused public-key authentication for PROXMOX_SSH_USER.",
+    E.SSH_CONNECTION_FAILED: "The SSH connection (direct, or through the entry host as a jump host) could not be made.",
+    E.SSH_CONNECTION_LOST: "The SSH connection broke while a command ran; the command is never rerun.",
+    E.SSH_TIMEOUT: "Connecting or the command took longer than the SSH timeouts allow.",
+    E.CONTAINER_NOT_RUNNING: "A command was to run inside an LXC container that is not running; nothing ran.",
+    E.DIAGNOSTIC_COMMAND_NOT_ALLOWED: (
+        "pve_run_remote_diagnostic was given a command that is not on its allow-list (matched as a whole argv,"
+        " so no extra arguments, pipes or separators); nothing ran."
+    ),
+    E.INVALID_CONTAINER_NAME: "A Docker container name does not match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$; nothing ran.",
+    E.DOCKER_NOT_AVAILABLE: "The docker command is not installed (or not on PATH) inside the LXC container.",
     E.TOOL_NOT_EXPOSED: (
         "Audit log only. A tool hidden by the tier, module or filters was called: the client gets the MCP"
         ' protocol error "Unknown tool", exactly as for a name that does not exist.'
@@ -81,6 +98,13 @@ REFUSAL_HINTS: dict[ErrorCode, str] = {
     E.GUEST_NOT_FOUND: "List guests with pve_list_cluster_resources (type vm) and use one of their vmids.",
     E.TASK_FAILED: "Read the log lines in details; fix the cause in Proxmox before running the task again.",
     E.INTERNAL_ERROR: "A bug in pvemcp, not in the request. Report it with the server's log line.",
+    E.CONTAINER_NOT_RUNNING: "Start the container (pve_lxc_start) if the user wants that, then call again.",
+    E.DIAGNOSTIC_COMMAND_NOT_ALLOWED: (
+        "Use one of the allowed commands listed in the message exactly, or pve_exec_in_container (full tier,"
+        " confirmed) for anything else."
+    ),
+    E.INVALID_CONTAINER_NAME: "List the names with pve_docker_ps_in_container and pass one exactly.",
+    E.DOCKER_NOT_AVAILABLE: "This container does not run Docker; pick the LXC container that does.",
     E.TOOL_NOT_EXPOSED: (
         "Expected when PVE_ACCESS_TIER or the filters hide the tool; raise them only if it should be allowed."
     ),
@@ -89,6 +113,7 @@ REFUSAL_HINTS: dict[ErrorCode, str] = {
 SOURCES: tuple[tuple[str, frozenset[ErrorCode]], ...] = (
     ("Proxmox answered with an error", frozenset(API_HINTS)),
     ("Proxmox was not reached or did not answer in time", frozenset(TRANSPORT_HINTS)),
+    ("The SSH channel failed", frozenset(SSH_HINTS)),
     ("pvemcp refused or failed the call", frozenset(REFUSAL_HINTS) - {E.TOOL_NOT_EXPOSED}),
     ("Recorded in the audit log, never returned", frozenset({E.TOOL_NOT_EXPOSED})),
 )
@@ -103,5 +128,5 @@ class ErrorRow:
 
 def error_rows(codes: frozenset[ErrorCode]) -> list[ErrorRow]:
     """Rows for these codes, in ErrorCode order; a code without an entry fails loudly."""
-    hints = {**API_HINTS, **TRANSPORT_HINTS, **REFUSAL_HINTS}
+    hints = {**API_HINTS, **TRANSPORT_HINTS, **SSH_HINTS, **REFUSAL_HINTS}
     return [ErrorRow(code, WHEN[code], hints[code]) for code in ErrorCode if code in codes]

@@ -9,9 +9,13 @@ The tree::
     │     QEMU_GUEST_AGENT_UNAVAILABLE  CLOUDINIT_UNAVAILABLE (5xx in PVE's words for those)
     ├── ProxmoxTransportError        Proxmox was not reached or did not answer in time
     │     TIMEOUT  TLS_ERROR  CONNECTION_REFUSED  CONNECTION_RESET  DNS_RESOLUTION_FAILED  HOST_UNREACHABLE
+    ├── SshError                     the SSH channel could not run the command
+    │     SSH_NOT_CONFIGURED  SSH_KEY_UNREADABLE  SSH_HOST_KEY_UNKNOWN  SSH_HOST_KEY_CHANGED  SSH_AUTH_FAILED
+    │     SSH_CONNECTION_FAILED  SSH_CONNECTION_LOST  SSH_TIMEOUT
     └── ToolCallError                refused by pvemcp itself before or around the call
           TOOL_INPUT_REJECTED  CONFIRMATION_REQUIRED  CONFIRMATION_DECLINED  TARGET_CHANGED
           OUT_OF_SCOPE  PROTECTED_GUEST  GUEST_NOT_FOUND  TASK_FAILED  INTERNAL_ERROR (a bug, logged)
+          CONTAINER_NOT_RUNNING  DIAGNOSTIC_COMMAND_NOT_ALLOWED  INVALID_CONTAINER_NAME  DOCKER_NOT_AVAILABLE
 
 TOOL_NOT_EXPOSED is never returned: a call to a hidden tool answers "Unknown tool" like a name that does not
 exist, and only the audit log records the code. Messages keep Proxmox's own words; hints say what to do
@@ -49,6 +53,18 @@ class ErrorCode(StrEnum):
     GUEST_NOT_FOUND = "GUEST_NOT_FOUND"
     TASK_FAILED = "TASK_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    SSH_NOT_CONFIGURED = "SSH_NOT_CONFIGURED"
+    SSH_KEY_UNREADABLE = "SSH_KEY_UNREADABLE"
+    SSH_HOST_KEY_UNKNOWN = "SSH_HOST_KEY_UNKNOWN"
+    SSH_HOST_KEY_CHANGED = "SSH_HOST_KEY_CHANGED"
+    SSH_AUTH_FAILED = "SSH_AUTH_FAILED"
+    SSH_CONNECTION_FAILED = "SSH_CONNECTION_FAILED"
+    SSH_CONNECTION_LOST = "SSH_CONNECTION_LOST"
+    SSH_TIMEOUT = "SSH_TIMEOUT"
+    CONTAINER_NOT_RUNNING = "CONTAINER_NOT_RUNNING"
+    DIAGNOSTIC_COMMAND_NOT_ALLOWED = "DIAGNOSTIC_COMMAND_NOT_ALLOWED"
+    INVALID_CONTAINER_NAME = "INVALID_CONTAINER_NAME"
+    DOCKER_NOT_AVAILABLE = "DOCKER_NOT_AVAILABLE"
     TOOL_NOT_EXPOSED = "TOOL_NOT_EXPOSED"
 
 
@@ -88,6 +104,10 @@ class ProxmoxApiError(PveMcpError):
 
 class ProxmoxTransportError(PveMcpError):
     """The request did not complete: connection, TLS or timeout."""
+
+
+class SshError(PveMcpError):
+    """The SSH channel failed: not configured, host key, authentication, connection or timeout."""
 
 
 class ToolCallError(PveMcpError):
@@ -148,3 +168,44 @@ TRANSPORT_HINTS: dict[ErrorCode, str] = {
 
 def transport_error(code: ErrorCode, message: str) -> ProxmoxTransportError:
     return ProxmoxTransportError(code, message, TRANSPORT_HINTS[code])
+
+
+SSH_HINTS: dict[ErrorCode, str] = {
+    ErrorCode.SSH_NOT_CONFIGURED: (
+        "Set PROXMOX_SSH_HOST, PROXMOX_SSH_USER and PROXMOX_SSH_KEY_PATH (and leave PVE_SSH unset or on) to"
+        " use the SSH tools."
+    ),
+    ErrorCode.SSH_KEY_UNREADABLE: (
+        "PROXMOX_SSH_KEY_PATH must name a readable, unencrypted private key file (e.g. ed25519) whose public"
+        " half is in the node's authorized_keys."
+    ),
+    ErrorCode.SSH_HOST_KEY_UNKNOWN: (
+        "Trust the host once: compare its key fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`"
+        " on the node, then run `ssh-keyscan -p PORT HOST >> KNOWN_HOSTS` (PROXMOX_SSH_KNOWN_HOSTS), or set"
+        " PROXMOX_SSH_TRUST_ON_FIRST_USE=true to record it on first connection."
+    ),
+    ErrorCode.SSH_HOST_KEY_CHANGED: (
+        "The host presented a different key than the one recorded. Find out why (reinstall, or an attacker in"
+        " the middle) before removing the old entry with `ssh-keygen -R HOST -f KNOWN_HOSTS`."
+    ),
+    ErrorCode.SSH_AUTH_FAILED: (
+        "The node refused the key: add the public key to PROXMOX_SSH_USER's ~/.ssh/authorized_keys on every"
+        " node and check PROXMOX_SSH_USER."
+    ),
+    ErrorCode.SSH_CONNECTION_FAILED: (
+        "Check PROXMOX_SSH_HOST, PROXMOX_SSH_PORT, PROXMOX_SSH_NODE_HOSTS and that sshd runs and is reachable"
+        " (for a jump through the entry host, it must allow TCP forwarding)."
+    ),
+    ErrorCode.SSH_CONNECTION_LOST: (
+        "The connection dropped while the command ran; it may or may not have finished. Check its effect"
+        " before running it again; the next call reconnects."
+    ),
+    ErrorCode.SSH_TIMEOUT: (
+        "The node did not connect or the command did not finish in time; it may still be running. Check"
+        " before retrying, or use a command that finishes sooner."
+    ),
+}
+
+
+def ssh_error(code: ErrorCode, message: str, *, details: dict[str, Any] | None = None) -> SshError:
+    return SshError(code, message, SSH_HINTS[code], details=details)

@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from pvemcp.audit import AuditLog
 from pvemcp.catalog import ALL_TOOLS
-from pvemcp.catalog.spec import ToolSpec
+from pvemcp.catalog.spec import Tier, ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.server import shaping
@@ -32,6 +32,7 @@ from pvemcp.server.resolve import GuestLocator, GuestRef, fill_location
 from pvemcp.server.scope import Scope, filter_result, guard, guest_homes
 from pvemcp.server.validation import ArgumentValidator
 from pvemcp.server.waiting import follow
+from pvemcp.ssh.channel import RemoteRunner
 
 log = logging.getLogger("pvemcp.call")
 
@@ -47,6 +48,9 @@ REFUSALS = frozenset(
         ErrorCode.PROTECTED_GUEST,
         ErrorCode.TARGET_CHANGED,
         ErrorCode.GUEST_NOT_FOUND,
+        ErrorCode.DIAGNOSTIC_COMMAND_NOT_ALLOWED,
+        ErrorCode.INVALID_CONTAINER_NAME,
+        ErrorCode.CONTAINER_NOT_RUNNING,
     }
 )
 
@@ -63,6 +67,7 @@ class Runtime:
     audit: AuditLog | None = None
     audit_reads: bool = False
     clock: WaitClock = field(default_factory=RealClock)
+    ssh: RemoteRunner | None = None  # the SSH channel, when configured
     locator: GuestLocator = field(init=False)
     validators: dict[str, ArgumentValidator] = field(init=False)
     tools: list[types.Tool] = field(init=False)
@@ -74,7 +79,9 @@ class Runtime:
         self.tools = build_listing(self.inventory)
 
     def audited(self, spec: ToolSpec) -> bool:
-        return self.audit is not None and (not spec.read_only or self.audit_reads)
+        """Writes, and commands run on a node over SSH, are audited; reads only with PVE_AUDIT_READS."""
+        remote = spec.ssh and spec.tier > Tier.READ_ONLY
+        return self.audit is not None and (not spec.read_only or remote or self.audit_reads)
 
 
 def unknown_tool(name: str) -> MCPError:

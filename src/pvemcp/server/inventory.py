@@ -3,6 +3,7 @@
 Filters apply in this order; each can only remove tools, never add one back:
 
 1. tier ceiling   PVE_ACCESS_TIER (read-only < read-execute < full); nothing raises it.
+   SSH tools       hidden unless the SSH channel is configured (PVE_SSH, PROXMOX_SSH_*).
 2. module         PVE_MODULE_MODE=core hides advanced tools.
 3. categories     PVE_CATEGORIES, when set, keeps only those categories.
 4. whitelist      PVE_TOOL_WHITELIST, when set, keeps only those tools (it narrows; it never
@@ -37,6 +38,7 @@ class Policy:
     whitelist: frozenset[str] = frozenset()
     blacklist: frozenset[str] = frozenset()
     aliases: AliasMode = "listed"
+    ssh: bool = False  # the SSH channel is configured (config.ssh_settings); without it the SSH tools are hidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +127,8 @@ def hidden_by(spec: ToolSpec, policy: Policy) -> str | None:
     """The first filter that removes this tool, or None when it is exposed."""
     if spec.tier > policy.tier:
         return "tier"
+    if spec.ssh and not policy.ssh:
+        return "ssh"
     if policy.module is Module.CORE and spec.module is Module.ADVANCED:
         return "module"
     if policy.categories and spec.category not in policy.categories:

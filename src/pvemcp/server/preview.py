@@ -35,6 +35,7 @@ NOT_KEYS = frozenset({"digest", "delete", "moveto", "append", "allow-move"})
 
 HIDDEN: dict[str, Callable[[ToolSpec, Policy], str]] = {
     "tier": lambda s, p: f"it needs the {s.tier.label} access tier; this server runs at {p.tier.label}",
+    "ssh": lambda s, p: "it runs over SSH, which this server has not configured (PROXMOX_SSH_*, PVE_SSH)",
     "module": lambda s, p: "it is an advanced tool; this server runs PVE_MODULE_MODE=core",
     "categories": lambda s, p: f"its category {s.category} is not in PVE_CATEGORIES",
     "whitelist": lambda s, p: "it is not in PVE_TOOL_WHITELIST",

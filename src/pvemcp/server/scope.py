@@ -202,6 +202,8 @@ async def guard(scope: Scope, locator: GuestLocator, spec: ToolSpec, args: Mappi
     target: GuestRef | None = None
     if spec.guest_type is not None and "vmid" in args:
         target = await _own_guest(scope, locator, spec, int(args["vmid"]))
+    elif spec.ssh and "ctid" in args:  # pct exec's container: the same rules, and a name for the confirmation
+        target = await _own_guest(scope, locator, spec, int(args["ctid"]))
     if not scope.restricted and not (write and scope.protected_tag):
         return target  # nothing else to check: unrestricted reads cost nothing more
     for name, kind in reach(spec).items():

@@ -58,6 +58,11 @@ def make_runtime(config: Config, client: ProxmoxClient) -> Runtime:
     from pvemcp.server.dispatch import Runtime
 
     audit = None
+    ssh = None
+    if config.ssh is not None:
+        from pvemcp.ssh.client import SshChannel
+
+        ssh = SshChannel(config.ssh, client)  # connects at first use: a node that is down does not stop start-up
     if config.audit_path is not None:
         audit = AuditLog(config.audit_path)
         audit.open()  # a path that cannot be written fails here, at start-up, not in the middle of a change
@@ -69,6 +74,7 @@ def make_runtime(config: Config, client: ProxmoxClient) -> Runtime:
         scope=config.scope,
         audit=audit,
         audit_reads=config.audit_reads,
+        ssh=ssh,
     )
 
 
@@ -96,4 +102,6 @@ async def serve_stdio(config: Config) -> None:
     finally:
         if runtime is not None and runtime.audit is not None:
             runtime.audit.close()
+        if runtime is not None and runtime.ssh is not None:
+            await runtime.ssh.close()
         await client.aclose()

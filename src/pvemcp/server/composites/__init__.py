@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pvemcp.server import preview
 from pvemcp.server.call import Handler
-from pvemcp.server.composites import access, guests, monitoring, network, storage, tasks
+from pvemcp.server.composites import access, guests, monitoring, network, remote, storage, tasks
 
 HANDLERS: dict[str, Handler] = {
     **guests.HANDLERS,
@@ -17,4 +17,5 @@ HANDLERS: dict[str, Handler] = {
     **monitoring.HANDLERS,
     **preview.HANDLERS,
     **tasks.HANDLERS,
+    **remote.HANDLERS,
 }

@@ -1,0 +1,1 @@
+"""The SSH channel: what the Proxmox API cannot do (`pct exec`, node diagnostics), over asyncssh."""
