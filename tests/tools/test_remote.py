@@ -12,6 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
+from mcp_types import ElicitRequestParams, ElicitResult
 
 from pvemcp.catalog.remote import TOOLS as REMOTE_TOOLS
 from pvemcp.config import load_config
@@ -336,3 +337,40 @@ def test_quorum_and_disk_parsers_flag_what_needs_a_look() -> None:
 )
 def test_docker_absence_is_recognised(exit_status: int, stderr: str, missing: bool) -> None:
     assert (docker_missing(exit_status, stderr) is not None) is missing
+
+
+async def test_a_preview_of_an_ssh_tool_shows_the_exact_argv_and_runs_nothing(
+    sim: Simulator, pve: ProxmoxClient, era: str
+) -> None:
+    container = pick(sim, "lxc", "running")
+    before = repr(sim.state)
+    # No SSH channel at all: whatever the preview says, it cannot have run anything on a node.
+    async with Client(build_server(Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock())), mode=era) as client:
+        arguments = {"ctid": container.vmid, "command": "rm -rf / ; echo $(id)", "confirm": True}
+        result = await client.call_tool("pve_preview", {"tool": "execInContainer", "arguments": arguments})
+        batch = await client.call_tool("pve_preview", {"tool": "pve_ssh_batch_diagnostics", "arguments": {}})
+    body = payload(result)
+    assert body["ssh_commands"] == [["pct", "exec", str(container.vmid), "--", "sh", "-c", "rm -rf / ; echo $(id)"]]
+    assert body["requests"] == [] and body["verdict"]["allowed"] is True
+    assert body["target"].startswith(f"container {container.vmid} ")
+    assert [argv[0] for argv in payload(batch)["ssh_commands"]] == [c.argv[0] for c in checks.CHECKS]
+    assert repr(sim.state) == before and [r for r in sim.requests if r.method != "GET"] == []
+
+
+async def test_the_confirmation_form_names_the_container_and_the_command(
+    sim: Simulator, pve: ProxmoxClient, era: str
+) -> None:
+    container = pick(sim, "lxc", "running")
+    asked: list[str] = []
+
+    async def person(context: object, params: ElicitRequestParams) -> ElicitResult:
+        asked.append(params.message)
+        return ElicitResult(action="decline")
+
+    runtime = Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock())
+    async with Client(build_server(runtime), mode=era, elicitation_callback=person) as client:
+        result = await client.call_tool("pve_exec_in_container", {"ctid": container.vmid, "argv": ["reboot"]})
+    assert result.is_error and payload(result)["code"] == "CONFIRMATION_DECLINED"
+    name = container.config["hostname"]
+    assert len(asked) == 1 and f"container {container.vmid} '{name}' on {container.node}" in asked[0]
+    assert "argv=['reboot']" in asked[0]

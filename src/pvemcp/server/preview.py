@@ -230,6 +230,9 @@ async def planned_requests(
     """The requests the call sends: a write tool's handler runs on the dry-run client when it is allowed."""
     from pvemcp.server.handlers import HANDLERS  # the handler table imports this module
 
+    if spec.ssh:  # described in `ssh_commands`, never run: a preview executes nothing on a node
+        notes.append("Runs over SSH on the node, not through the Proxmox API; ssh_commands are the exact argv.")
+        return []
     if not spec.api:
         notes.append("pvemcp answers this tool itself; it sends no request of its own to Proxmox.")
         return []
@@ -265,6 +268,10 @@ async def preview(call: Call) -> dict[str, Any]:
     if target is not None:
         result["target"] = target.describe()
     result["verdict"] = verdict
+    if spec.ssh:
+        from pvemcp.server.composites.remote import planned_commands
+
+        result["ssh_commands"] = planned_commands(spec.name, args)
     notes: list[str] = []
     requests = await planned_requests(runtime, ctx, spec, args, verdict["allowed"], notes)
     result["requests"] = [{**r, "params": redacted(r["params"])} for r in requests]

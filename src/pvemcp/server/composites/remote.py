@@ -8,6 +8,7 @@ ID never reaches a node. A non-zero exit is part of the result; only a missing d
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
@@ -108,20 +109,45 @@ async def _run_in(call: Call, inner: list[str]) -> tuple[GuestRef, CommandResult
     return ref, await runner.run(ref.node, argv)
 
 
+def container_argv(tool: str, args: Mapping[str, Any]) -> list[str]:
+    """What a container tool runs inside the container, validated: the handlers and pve_preview share it."""
+    if tool == "pve_exec_in_container":
+        command, argv = args.get("command"), args.get("argv")
+        if (command is None) == (argv is None):
+            raise commands.rejected(
+                "Give exactly one of command (a string for the container's sh -c) or argv (a list, no shell).",
+                'Pass e.g. argv=["ls", "-l", "/etc"], or command="ls -l /etc | head".',
+            )
+        return commands.shell_argv(str(command)) if command is not None else commands.checked_argv(list(argv or ()))
+    if tool == "pve_run_remote_diagnostic":
+        return commands.diagnostic_argv(str(args["command"]))
+    if tool == "pve_docker_ps_in_container":
+        return commands.docker_ps(all_containers=bool(args.get("all")))
+    since = args.get("since")
+    return commands.docker_logs(
+        commands.container_name(str(args["containerName"])),
+        int(args.get("tail", commands.TAIL_DEFAULT)),
+        timestamps=bool(args.get("timestamps")),
+        since=str(since) if since is not None else None,
+    )
+
+
+def planned_commands(tool: str, args: Mapping[str, Any]) -> list[list[str]]:
+    """The argv(s) a remote tool would run on the node, for pve_preview."""
+    if tool == "pve_ssh_batch_diagnostics":
+        names = args.get("checks")
+        return [list(check.argv) for check in checks.selected(list(names) if names else None)]
+    return [commands.pct_exec(int(args["ctid"]), container_argv(tool, args))]
+
+
 async def exec_in_container(call: Call) -> Any:
-    command, argv = call.args.get("command"), call.args.get("argv")
-    if (command is None) == (argv is None):
-        raise commands.rejected(
-            "Give exactly one of command (a string for the container's sh -c) or argv (a list, no shell).",
-            'Pass e.g. argv=["ls", "-l", "/etc"], or command="ls -l /etc | head".',
-        )
-    inner = commands.shell_argv(str(command)) if command is not None else commands.checked_argv(list(argv or ()))
+    inner = container_argv(call.spec.name, call.args)
     ref, result = await _run_in(call, inner)
     return _result(call, ref, inner, result)
 
 
 async def run_remote_diagnostic(call: Call) -> Any:
-    inner = commands.diagnostic_argv(str(call.args["command"]))
+    inner = container_argv(call.spec.name, call.args)
     ref, result = await _run_in(call, inner)
     return _result(call, ref, inner, result)
 
@@ -157,7 +183,7 @@ def _docker_rows(stdout: str) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 async def docker_ps_in_container(call: Call) -> Any:
-    inner = commands.docker_ps(all_containers=bool(call.args.get("all")))
+    inner = container_argv(call.spec.name, call.args)
     ref, result = await _run_in(call, inner)
     _docker_answered(ref, result)
     rows, other = _docker_rows(result.stdout)
@@ -174,17 +200,10 @@ async def docker_ps_in_container(call: Call) -> Any:
 
 
 async def docker_logs_in_container(call: Call) -> Any:
-    name = commands.container_name(str(call.args["containerName"]))
-    since = call.args.get("since")
-    inner = commands.docker_logs(
-        name,
-        int(call.args.get("tail", commands.TAIL_DEFAULT)),
-        timestamps=bool(call.args.get("timestamps")),
-        since=str(since) if since is not None else None,
-    )
+    inner = container_argv(call.spec.name, call.args)
     ref, result = await _run_in(call, inner)
     _docker_answered(ref, result)
-    return _result(call, ref, inner, result, container=name)
+    return _result(call, ref, inner, result, container=str(call.args["containerName"]))
 
 
 async def _node_checks(runner: RemoteRunner, node: str, wanted: tuple[checks.Check, ...]) -> dict[str, Any]:
