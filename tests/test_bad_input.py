@@ -46,10 +46,11 @@ def sample(param: Param) -> object:
 
 def valid_args(spec: ToolSpec) -> dict[str, Any]:
     args = {p.name: sample(p) for p in spec.params if p.required}
-    if spec.at_least_one:
-        first = spec.param(spec.at_least_one[0])
-        assert first is not None
-        args[first.name] = sample(first)
+    for group in (spec.at_least_one, spec.only_one):
+        if group:
+            first = spec.param(group[0])
+            assert first is not None
+            args[first.name] = sample(first)
     if spec.confirm:
         args["confirm"] = True
     return args

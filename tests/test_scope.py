@@ -86,7 +86,8 @@ FILLERS: dict[str, Any] = {
 
 def valid_args(spec: ToolSpec, **overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {}
-    wanted = [p for p in spec.all_params if p.required or (spec.at_least_one and p.name == spec.at_least_one[0])]
+    firsts = {group[0] for group in (spec.at_least_one, spec.only_one) if group}
+    wanted = [p for p in spec.all_params if p.required or p.name in firsts]
     for param in wanted:
         if param.name == "command" and param.type == "string":  # pct exec takes a string or argv
             args[param.name] = "uname -a"

@@ -374,3 +374,14 @@ async def test_the_confirmation_form_names_the_container_and_the_command(
     name = container.config["hostname"]
     assert len(asked) == 1 and f"container {container.vmid} '{name}' on {container.node}" in asked[0]
     assert "argv=['reboot']" in asked[0]
+
+
+@pytest.mark.parametrize("args", [{}, {"command": "ls", "argv": ["ls"]}], ids=["neither", "both"])
+async def test_exec_takes_exactly_one_form_of_command_before_anyone_is_asked(
+    sim: Simulator, pve: ProxmoxClient, args: dict[str, object]
+) -> None:
+    container = pick(sim, "lxc", "running")
+    async with Client(build_server(Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock()))) as client:
+        result = await client.call_tool("pve_exec_in_container", {"ctid": container.vmid, **args})
+    assert result.is_error and payload(result)["code"] == "TOOL_INPUT_REJECTED"
+    assert "exactly one of: command, argv" in payload(result)["message"]

@@ -130,6 +130,7 @@ class ToolSpec:
     paged: bool = False  # a list that grows with the cluster: adds fields/limit/cursor, pages within the budget
     page_key: str | None = None  # item key that orders pages stably (e.g. "id", "vmid", "volid")
     at_least_one: tuple[str, ...] = ()  # update tools: at least one of these arguments must be given
+    only_one: tuple[str, ...] = ()  # alternatives: exactly one of these arguments must be given
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
     ssh: bool = False  # runs over the SSH channel (hidden unless it is configured)
     api: bool = True  # False: pvemcp answers itself (pve_preview); method and path name no endpoint of its own

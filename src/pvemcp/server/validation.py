@@ -82,4 +82,9 @@ class ArgumentValidator:
                 f"{self.spec.name} needs at least one of: {', '.join(self.spec.at_least_one)}.",
                 "Pass the settings to change; the others stay as they are.",
             )
+        if self.spec.only_one and sum(arguments.get(n) is not None for n in self.spec.only_one) != 1:
+            raise rejected(
+                f"{self.spec.name} takes exactly one of: {', '.join(self.spec.only_one)}.",
+                "Pass one of them, not both and not neither.",
+            )
         return dict(arguments)
