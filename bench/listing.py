@@ -21,7 +21,7 @@ from pvemcp.sim import Simulator
 CONFIGS: tuple[tuple[str, Policy], ...] = (
     ("default (read-only, core)", Policy()),
     ("read-execute, core", Policy(tier=Tier.READ_EXECUTE, module=Module.CORE)),
-    ("full catalog (full, advanced)", Policy(tier=Tier.FULL, module=Module.ADVANCED)),
+    ("full catalog (full, advanced, SSH on)", Policy(tier=Tier.FULL, module=Module.ADVANCED, ssh=True)),
 )
 
 
