@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
-from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
+from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateBoundary, RequestStateSecurity
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pvemcp import __version__
@@ -36,6 +37,33 @@ CONFIRMATION = {
     ConfirmMode.FLAG: "Destructive tools need confirmation. Ask the user first, naming the guest and the effect, and"
     " pass confirm=true only once they agreed; never on your own initiative.",
 }
+
+
+class LazyStateCodec:
+    """AES-GCM for requestState under a key drawn now, with the cipher built on first use.
+
+    Most sessions never confirm anything in the 2026-07-28 way, and setting up the cipher costs about a
+    megabyte of resident memory.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._codec: AESGCMRequestStateCodec | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._codec is not None
+
+    def _cipher(self) -> AESGCMRequestStateCodec:
+        if self._codec is None:
+            self._codec = AESGCMRequestStateCodec([self._key])
+        return self._codec
+
+    def seal(self, payload: bytes) -> str:
+        return self._cipher().seal(payload)
+
+    def unseal(self, token: str) -> bytes:
+        return self._cipher().unseal(token)
 
 
 def instructions(mode: ConfirmMode) -> str:
@@ -103,5 +131,6 @@ def build_server(runtime: Runtime, *, caller: str = "stdio") -> Server[Any]:
     )
     # 2026-07-28 confirmations travel as InputRequiredResult: the SDK seals our requestState (AES-GCM,
     # bound to the tool and its arguments, short-lived) and verifies it when the client calls again.
-    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(ttl=600), default_audience="pvemcp"))
+    security = RequestStateSecurity(codec=LazyStateCodec(os.urandom(32)), ttl=600)
+    server.middleware.append(RequestStateBoundary(security, default_audience="pvemcp"))
     return server
