@@ -32,7 +32,6 @@ RESTORE_PARAMS = (
     Param("force", "boolean", "Overwrite the guest with this ID (its disks are lost)."),
     Param("unique", "boolean", "New MAC addresses, for a copy beside the original."),
 )
-RESTORE_NOTE = "Returns the task (UPID)."
 
 TOOLS = (
     ToolSpec(
@@ -73,7 +72,7 @@ TOOLS = (
         category="backup",
         tier=Tier.READ_EXECUTE,
         title="Back up now",
-        description="Run vzdump on a node for some or all of its guests. Returns the backup task (UPID).",
+        description="Run vzdump on a node for some or all of its guests.",
         method="POST",
         path="/nodes/{node}/vzdump",
         params=(NODE, VMIDS, ALL, TARGET, MODE, COMPRESS, NOTES),
@@ -132,7 +131,7 @@ TOOLS = (
         category="backup",
         tier=Tier.FULL,
         title="Restore VM backup",
-        description="Restore a VM backup as a new VM, or with force over an existing one. " + RESTORE_NOTE,
+        description="Restore a VM backup as a new VM, or with force over an existing one.",
         method="POST",
         path="/nodes/{node}/qemu",
         params=(NODE, NEW_VMID, ARCHIVE, *RESTORE_PARAMS),
@@ -146,7 +145,7 @@ TOOLS = (
         category="backup",
         tier=Tier.FULL,
         title="Restore container backup",
-        description="Restore a container backup as a new one, or with force over an existing one. " + RESTORE_NOTE,
+        description="Restore a container backup as a new one, or with force over an existing one.",
         method="POST",
         path="/nodes/{node}/lxc",
         params=(NODE, NEW_VMID, replace(ARCHIVE, wire="ostemplate"), *RESTORE_PARAMS),

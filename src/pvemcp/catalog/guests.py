@@ -27,7 +27,7 @@ class PowerAction:
 
 
 def power_tools(kind: GuestKind, actions: tuple[PowerAction, ...]) -> tuple[ToolSpec, ...]:
-    """Power tools start a Proxmox task; the result carries its UPID and current status."""
+    """Power tools start a Proxmox task; pvemcp waits for it and the result carries the task (server/waiting.py)."""
     noun = NOUN[kind]
     return tuple(
         ToolSpec(
@@ -35,7 +35,7 @@ def power_tools(kind: GuestKind, actions: tuple[PowerAction, ...]) -> tuple[Tool
             category=kind,
             tier=Tier.READ_EXECUTE,
             title=f"{a.title} {noun}",
-            description=a.description.format(noun=noun) + " Returns the task UPID and its status.",
+            description=a.description.format(noun=noun),
             method="POST",
             path=f"/nodes/{{node}}/{kind}/{{vmid}}/status/{a.action}",
             params=(NODE_FOR_GUEST, VMID, *a.params),
@@ -141,7 +141,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             category=kind,
             tier=Tier.FULL,
             title=f"Delete {noun}",
-            description=f"Destroy a stopped {noun} and its disks. Returns the task UPID.",
+            description=f"Destroy a stopped {noun} and all its disks. This cannot be undone: back it up first.",
             method="DELETE",
             path=where,
             params=(
@@ -160,7 +160,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             category=kind,
             tier=Tier.FULL,
             title=f"Clone {noun}",
-            description=f"Copy a {noun} or template. Returns newid and the task UPID.",
+            description=f"Copy a {noun} or template. Returns newid and the task.",
             method="POST",
             path=f"{where}/clone",
             params=(
@@ -181,7 +181,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             category=kind,
             tier=Tier.FULL,
             title=f"Snapshot {noun}",
-            description=f"Snapshot the {noun}'s disks and config. Returns the task UPID.",
+            description=f"Snapshot the {noun}'s disks and config, to roll back to this point later.",
             method="POST",
             path=snap,
             params=(
@@ -209,7 +209,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             category=kind,
             tier=Tier.FULL,
             title=f"Delete {noun} snapshot",
-            description="Delete one snapshot. Returns the task UPID.",
+            description="Delete one snapshot; the guest and its other snapshots stay as they are.",
             method="DELETE",
             path=f"{snap}/{{snapname}}",
             params=(*guest, SNAPNAME),
@@ -222,7 +222,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             category=kind,
             tier=Tier.FULL,
             title=f"Roll back {noun}",
-            description=f"Return the {noun} to a snapshot, losing later changes. Returns the task UPID.",
+            description=f"Return the {noun} to a snapshot, losing later changes.",
             method="POST",
             path=f"{snap}/{{snapname}}/rollback",
             params=(*guest, SNAPNAME, Param("start", "boolean", "Start it afterwards.")),

@@ -34,7 +34,7 @@ TOOLS = (
             PowerAction(
                 "start",
                 "Start",
-                "Start a stopped {noun}.",
+                "Start a stopped {noun}. A running or locked one is refused by Proxmox.",
                 False,
                 alias="startContainer",
             ),
@@ -52,7 +52,13 @@ TOOLS = (
                 True,
                 (TIMEOUT, FORCE_STOP),
             ),
-            PowerAction("reboot", "Reboot", "Clean reboot of the {noun}.", True, (TIMEOUT,)),
+            PowerAction(
+                "reboot",
+                "Reboot",
+                "Clean reboot of the {noun}: its init shuts down, then it starts again.",
+                True,
+                (TIMEOUT,),
+            ),
             PowerAction(
                 "suspend",
                 "Suspend",
@@ -68,7 +74,7 @@ TOOLS = (
         category="lxc",
         tier=Tier.FULL,
         title="Create container",
-        description="Create a container from a template. Returns its vmid and the task UPID.",
+        description="Create a container from a template. Returns its vmid and the task.",
         method="POST",
         path="/nodes/{node}/lxc",
         params=(
@@ -125,7 +131,7 @@ TOOLS = (
         category="lxc",
         tier=Tier.READ_EXECUTE,
         title="Migrate container",
-        description="Move a container to another node; a running one needs restart. Returns the task UPID.",
+        description="Move a container to another node; a running one needs restart.",
         method="POST",
         path="/nodes/{node}/lxc/{vmid}/migrate",
         params=(

@@ -44,7 +44,7 @@ TOOLS = (
             PowerAction(
                 "start",
                 "Start",
-                "Start a stopped {noun}.",
+                "Start a stopped {noun}. A paused or suspended one needs pve_resume_qemu_vm instead.",
                 False,
                 (TIMEOUT,),
                 alias="startVM",
@@ -76,7 +76,7 @@ TOOLS = (
                 True,
                 (Param("todisk", "boolean", "Hibernate: save RAM to storage and stop the VM."),),
             ),
-            PowerAction("resume", "Resume", "Resume a paused or suspended {noun}.", False),
+            PowerAction("resume", "Resume", "Resume a paused or suspended {noun} where it left off.", False),
         ),
     ),
     *admin_tools("qemu"),
@@ -85,7 +85,7 @@ TOOLS = (
         category="qemu",
         tier=Tier.FULL,
         title="Create VM",
-        description="Create a VM with disk, ISO and NIC. Returns its vmid and the task UPID.",
+        description="Create a VM with disk, ISO and NIC. Returns its vmid and the task.",
         method="POST",
         path="/nodes/{node}/qemu",
         params=(
@@ -133,7 +133,7 @@ TOOLS = (
         category="qemu",
         tier=Tier.FULL,
         title="Grow VM disk",
-        description="Grow a disk; it can never shrink again. Returns the task UPID.",
+        description="Grow a disk by +size or to a size; it can never shrink again.",
         method="PUT",
         path="/nodes/{node}/qemu/{vmid}/resize",
         params=(
@@ -150,7 +150,7 @@ TOOLS = (
         category="qemu",
         tier=Tier.READ_EXECUTE,
         title="Migrate VM",
-        description="Move a VM to another node; a running VM needs online. Returns the task UPID.",
+        description="Move a VM to another node; a running VM needs online.",
         method="POST",
         path="/nodes/{node}/qemu/{vmid}/migrate",
         params=(
@@ -170,7 +170,7 @@ TOOLS = (
         category="qemu",
         tier=Tier.FULL,
         title="Convert VM to template",
-        description="Irreversibly turn a stopped VM into a template. Returns the task UPID.",
+        description="Irreversibly turn a stopped VM into a template.",
         method="POST",
         path="/nodes/{node}/qemu/{vmid}/template",
         params=GUEST,

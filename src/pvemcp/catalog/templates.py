@@ -106,8 +106,7 @@ TOOLS = (
         category="templates",
         tier=Tier.FULL,
         title="Convert VM to template",
-        description="Irreversibly turn a stopped VM into a template: its disks become read-only base images."
-        " Returns the task UPID.",
+        description="Irreversibly turn a stopped VM into a template: its disks become read-only base images.",
         method="POST",
         path="/nodes/{node}/qemu/{vmid}/template",
         params=(NODE_FOR_GUEST, VMID),
