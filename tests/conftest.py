@@ -16,6 +16,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.session import ElicitationFnT
 from mcp_types import CallToolResult
 
 from pvemcp.catalog.spec import Module, Tier
@@ -105,18 +106,32 @@ def era(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@asynccontextmanager
+async def mcp_client(
+    pve: ProxmoxClient,
+    sim: Simulator,
+    era: str = "legacy",
+    policy: Policy = FULL,
+    *,
+    person: ElicitationFnT | None = None,
+    **runtime: Any,
+) -> AsyncIterator[Client]:
+    """An SDK client, in `era`, on the real server over `pve`; `runtime` options go to Runtime.
+
+    Task waits run on the simulator's clock, so a 30 s wait costs no real time; `person` answers
+    elicitation (None: the client declares none).
+    """
+    server = build_server(Runtime(pve, Inventory(policy), clock=sim.wait_clock(), **runtime))
+    async with Client(server, mode=era, elicitation_callback=person) as client:
+        yield client
+
+
 @pytest.fixture
 def connect(sim: Simulator, pve: ProxmoxClient, era: str) -> McpFactory:
-    """Open an SDK client, in the parametrised protocol era, to the real server over our client.
+    """Open an SDK client, in the parametrised protocol era, to the real server over our client."""
 
-    Task waits run on the simulator's clock, so a 30 s wait costs no real time.
-    """
-
-    @asynccontextmanager
-    async def factory(policy: Policy = FULL) -> AsyncIterator[Client]:
-        server = build_server(Runtime(pve, Inventory(policy), clock=sim.wait_clock()))
-        async with Client(server, mode=era) as client:
-            yield client
+    def factory(policy: Policy = FULL) -> AbstractAsyncContextManager[Client]:
+        return mcp_client(pve, sim, era, policy)
 
     return factory
 

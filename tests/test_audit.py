@@ -24,11 +24,9 @@ from pvemcp.audit import GENESIS, AuditLog, line_hash, tail_lines, verify
 from pvemcp.catalog.spec import Tier
 from pvemcp.cli.main import cli
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.app import build_server
-from pvemcp.server.dispatch import Runtime
-from pvemcp.server.inventory import Inventory, Policy
+from pvemcp.server.inventory import Policy
 from pvemcp.sim import Simulator
-from tests.conftest import BIN, FULL, payload
+from tests.conftest import BIN, FULL, mcp_client, payload
 from tests.helpers import pick
 
 pytestmark = pytest.mark.anyio
@@ -180,8 +178,7 @@ async def test_cli_verify_and_tail(audit_log: AuditLog, log_path: Path) -> None:
 async def audited(
     pve: ProxmoxClient, sim: Simulator, era: str, log: AuditLog, policy: Policy = FULL, reads: bool = False
 ) -> AsyncIterator[Client]:
-    runtime = Runtime(pve, Inventory(policy), clock=sim.wait_clock(), audit=log, audit_reads=reads)
-    async with Client(build_server(runtime), mode=era) as client:
+    async with mcp_client(pve, sim, era, policy, audit=log, audit_reads=reads) as client:
         yield client
 
 

@@ -21,13 +21,10 @@ from mcp.shared.exceptions import MCPError
 
 from pvemcp.audit import AuditLog
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.app import build_server
 from pvemcp.server.confirm import ConfirmMode
-from pvemcp.server.dispatch import Runtime
-from pvemcp.server.inventory import Inventory
 from pvemcp.sim import Simulator
 from pvemcp.sim.state import Guest, GuestConfig
-from tests.conftest import FULL, payload
+from tests.conftest import mcp_client, payload
 from tests.helpers import pick
 
 pytestmark = pytest.mark.anyio
@@ -76,9 +73,8 @@ def serve(sim: Simulator, pve: ProxmoxClient, era: str, audit_path: Path) -> Ser
         mode: ConfirmMode = ConfirmMode.AUTO, person: Person | None = None, in_era: str | None = None
     ) -> AsyncIterator[Client]:
         audit = AuditLog(audit_path)
-        runtime = Runtime(pve, Inventory(FULL), clock=sim.wait_clock(), confirm_mode=mode, audit=audit)
         try:
-            async with Client(build_server(runtime), mode=in_era or era, elicitation_callback=person) as client:
+            async with mcp_client(pve, sim, in_era or era, person=person, confirm_mode=mode, audit=audit) as client:
                 yield client
         finally:
             audit.close()

@@ -19,13 +19,10 @@ from mcp import Client
 from pvemcp.catalog.spec import Tier
 from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.app import build_server
 from pvemcp.server.confirm import ConfirmMode
-from pvemcp.server.dispatch import Runtime
-from pvemcp.server.inventory import Inventory
 from pvemcp.server.scope import Scope
 from pvemcp.sim import Simulator
-from tests.conftest import FULL, McpFactory, payload
+from tests.conftest import FULL, McpFactory, mcp_client, payload
 from tests.helpers import pick
 
 pytestmark = pytest.mark.anyio
@@ -273,8 +270,7 @@ async def test_a_guest_outside_the_scope_or_protected_is_a_verdict(
     inside, outside = running[0], running[-1]
     inside.config["tags"] = "pvemcp-protected"
     scope = Scope(vmids=((inside.vmid, inside.vmid),))
-    runtime = Runtime(pve, Inventory(FULL), clock=sim.wait_clock(), scope=scope, confirm_mode=ConfirmMode.ELICIT)
-    async with Client(build_server(runtime), mode=era) as client:
+    async with mcp_client(pve, sim, era, scope=scope, confirm_mode=ConfirmMode.ELICIT) as client:
         far = await previewed(client, sim, "pve_stop_qemu_vm", {"vmid": outside.vmid})
         kept = await previewed(client, sim, "pve_stop_qemu_vm", {"vmid": inside.vmid})
     assert far["verdict"]["allowed"] is False and far["verdict"]["out_of_scope"] is True

@@ -14,13 +14,10 @@ from mcp import Client
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.app import build_server
-from pvemcp.server.dispatch import Runtime
-from pvemcp.server.inventory import Inventory
 from pvemcp.server.resolve import GuestLocator
 from pvemcp.server.scope import CLUSTER_WIDE, Scope, filter_result, guest_homes, parse_scope, reach
 from pvemcp.sim import Simulator
-from tests.conftest import FULL, payload
+from tests.conftest import mcp_client, payload
 
 pytestmark = pytest.mark.anyio
 
@@ -47,8 +44,7 @@ def protect(sim: Simulator) -> None:
 
 @asynccontextmanager
 async def serve(sim: Simulator, pve: ProxmoxClient, era: str = "legacy", scope: Scope = SCOPE) -> AsyncIterator[Client]:
-    runtime = Runtime(pve, Inventory(FULL), clock=sim.wait_clock(), scope=scope)
-    async with Client(build_server(runtime), mode=era) as client:
+    async with mcp_client(pve, sim, era, scope=scope) as client:
         yield client
 
 

@@ -10,22 +10,19 @@ from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import ElicitRequestParams, ElicitResult
 
 from pvemcp.catalog.remote import TOOLS as REMOTE_TOOLS
 from pvemcp.config import load_config
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.app import build_server
-from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.scope import Scope
 from pvemcp.sim import Simulator
 from pvemcp.ssh import checks
 from pvemcp.ssh.channel import CommandResult
 from pvemcp.ssh.commands import docker_missing
-from tests.conftest import FULL, payload
+from tests.conftest import FULL, mcp_client, payload
 from tests.helpers import pick
 from tests.standins import DOCKER_TAG, SSH_FULL, Rig, add_tag, rig, running_containers
 
@@ -274,7 +271,7 @@ async def test_batch_diagnostics_on_one_node_with_chosen_checks(remote: Rig) -> 
 
 async def test_ssh_tools_are_hidden_without_ssh(sim: Simulator, pve: ProxmoxClient, era: str) -> None:
     no_ssh = replace(FULL, ssh=False)
-    async with Client(build_server(Runtime(pve, Inventory(no_ssh), clock=sim.wait_clock())), mode=era) as client:
+    async with mcp_client(pve, sim, era, no_ssh) as client:
         listed = {tool.name for tool in (await client.list_tools()).tools}
         assert not listed & REMOTE_NAMES and "pve_list_nodes" in listed
         with pytest.raises(MCPError, match="Unknown tool"):
@@ -284,7 +281,7 @@ async def test_ssh_tools_are_hidden_without_ssh(sim: Simulator, pve: ProxmoxClie
 async def test_an_ssh_tool_without_a_channel_says_ssh_is_not_configured(
     sim: Simulator, pve: ProxmoxClient, era: str
 ) -> None:
-    async with Client(build_server(Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock())), mode=era) as client:
+    async with mcp_client(pve, sim, era, SSH_FULL) as client:
         assert {tool.name for tool in (await client.list_tools()).tools} >= REMOTE_NAMES
         result = await client.call_tool("pve_ssh_batch_diagnostics", {})
         assert result.is_error and payload(result)["code"] == "SSH_NOT_CONFIGURED"
@@ -345,7 +342,7 @@ async def test_a_preview_of_an_ssh_tool_shows_the_exact_argv_and_runs_nothing(
     container = pick(sim, "lxc", "running")
     before = repr(sim.state)
     # No SSH channel at all: whatever the preview says, it cannot have run anything on a node.
-    async with Client(build_server(Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock())), mode=era) as client:
+    async with mcp_client(pve, sim, era, SSH_FULL) as client:
         arguments = {"ctid": container.vmid, "command": "rm -rf / ; echo $(id)", "confirm": True}
         result = await client.call_tool("pve_preview", {"tool": "execInContainer", "arguments": arguments})
         batch = await client.call_tool("pve_preview", {"tool": "pve_ssh_batch_diagnostics", "arguments": {}})
@@ -367,8 +364,7 @@ async def test_the_confirmation_form_names_the_container_and_the_command(
         asked.append(params.message)
         return ElicitResult(action="decline")
 
-    runtime = Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock())
-    async with Client(build_server(runtime), mode=era, elicitation_callback=person) as client:
+    async with mcp_client(pve, sim, era, SSH_FULL, person=person) as client:
         result = await client.call_tool("pve_exec_in_container", {"ctid": container.vmid, "argv": ["reboot"]})
     assert result.is_error and payload(result)["code"] == "CONFIRMATION_DECLINED"
     name = container.config["hostname"]
@@ -381,7 +377,7 @@ async def test_exec_takes_exactly_one_form_of_command_before_anyone_is_asked(
     sim: Simulator, pve: ProxmoxClient, args: dict[str, object]
 ) -> None:
     container = pick(sim, "lxc", "running")
-    async with Client(build_server(Runtime(pve, Inventory(SSH_FULL), clock=sim.wait_clock()))) as client:
+    async with mcp_client(pve, sim, policy=SSH_FULL) as client:
         result = await client.call_tool("pve_exec_in_container", {"ctid": container.vmid, **args})
     assert result.is_error and payload(result)["code"] == "TOOL_INPUT_REJECTED"
     assert "exactly one of: command, argv" in payload(result)["message"]

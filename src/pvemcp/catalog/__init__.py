@@ -40,5 +40,7 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
 )
 
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(spec.category for spec in ALL_TOOLS))
+# Every name a tool answers to, aliases included, exposed or not.
+BY_NAME: dict[str, ToolSpec] = {name: spec for spec in ALL_TOOLS for name in (spec.name, *spec.aliases)}
 
-__all__ = ["ALL_TOOLS", "CATEGORIES", "Module", "Param", "Tier", "ToolSpec"]
+__all__ = ["ALL_TOOLS", "BY_NAME", "CATEGORIES", "Module", "Param", "Tier", "ToolSpec"]

@@ -17,7 +17,7 @@ import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
 from pvemcp.audit import AuditLog
-from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog import BY_NAME
 from pvemcp.catalog.spec import Tier, ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
@@ -36,8 +36,6 @@ from pvemcp.ssh.channel import RemoteRunner
 
 log = logging.getLogger("pvemcp.call")
 
-# Every catalog name (aliases too), exposed or not: a call to a hidden write tool is still audited.
-CATALOG = {name: spec for spec in ALL_TOOLS for name in (spec.name, *spec.aliases)}
 
 # Outcome of an audited attempt, by error code; any other code is "failed".
 REFUSALS = frozenset(
@@ -139,7 +137,7 @@ async def call_tool(
     ctx = ctx or CallContext()
     exposed = runtime.inventory.get(name)
     if exposed is None:  # a hidden tool answers exactly like one that does not exist
-        hidden = CATALOG.get(name)
+        hidden = BY_NAME.get(name)
         if hidden is not None and runtime.audited(hidden):
             attempt = Attempt(
                 name, hidden, arguments or {}, ctx, outcome="refused", code=str(ErrorCode.TOOL_NOT_EXPOSED)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog import BY_NAME
 from pvemcp.catalog.spec import WAIT_DEFAULT, ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
@@ -28,7 +28,6 @@ from pvemcp.server.validation import ArgumentValidator
 if TYPE_CHECKING:
     from pvemcp.server.dispatch import Runtime
 
-CATALOG = {name: spec for spec in ALL_TOOLS for name in (spec.name, *spec.aliases)}
 SCOPE_REFUSALS = {ErrorCode.OUT_OF_SCOPE: "out_of_scope", ErrorCode.PROTECTED_GUEST: "protected"}
 # Parameters that steer the update itself rather than set a key of the object.
 NOT_KEYS = frozenset({"digest", "delete", "moveto", "append", "allow-move"})
@@ -78,9 +77,9 @@ def _resolve(inventory: Inventory, name: str) -> tuple[ToolSpec, tuple[str, str]
     exposed = inventory.get(name)
     if exposed is not None:
         return exposed.spec, None
-    spec = CATALOG.get(name)
+    spec = BY_NAME.get(name)
     if spec is None:
-        close = difflib.get_close_matches(name, list(CATALOG), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name, list(BY_NAME), n=3, cutoff=0.5)
         raise ToolCallError(
             ErrorCode.TOOL_INPUT_REJECTED,
             f"No tool is named {name[:80]!r}" + (f"; did you mean {', '.join(close)}?" if close else "."),
