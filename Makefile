@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pvemcp run --sandbox --print-config
+	$(BIN)/pvemcp run --sandbox --transport http --print-config
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests bench

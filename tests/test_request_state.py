@@ -11,7 +11,7 @@ from pvemcp.server.app import LazyStateCodec
 
 
 def test_the_cipher_is_built_only_when_state_is_first_sealed() -> None:
-    codec = LazyStateCodec(os.urandom(32))
+    codec = LazyStateCodec([os.urandom(32)])
     before = codec.built  # a session that never confirms never pays for it
     token = codec.seal(b'{"kind":"pvemcp.confirm/1"}')
     assert (before, codec.built) == (False, True)
@@ -19,7 +19,7 @@ def test_the_cipher_is_built_only_when_state_is_first_sealed() -> None:
 
 
 def test_a_tampered_or_foreign_token_is_refused() -> None:
-    codec, other = LazyStateCodec(os.urandom(32)), LazyStateCodec(os.urandom(32))
+    codec, other = LazyStateCodec([os.urandom(32)]), LazyStateCodec([os.urandom(32)])
     token = codec.seal(b"state")
     flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
     for bad in (flipped, other.seal(b"state"), "v1.garbage"):

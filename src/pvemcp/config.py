@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,9 @@ from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.inventory import Policy, hidden_by, parse_policy
 from pvemcp.server.scope import Scope, parse_scope
 from pvemcp.ssh.settings import DEFAULT_MAX_OUTPUT, SshSettings, parse_node_hosts, valid_host, valid_user
+
+if TYPE_CHECKING:
+    from pvemcp.http.settings import HttpSettings
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
@@ -83,6 +87,7 @@ class EnvSettings(BaseSettings):
     proxmox_ssh_connect_timeout: str | None = None
     pve_ssh_command_timeout: str | None = None
     pve_ssh_max_output_bytes: str | None = None
+    mcp_transport: str | None = None
     xdg_state_home: str | None = None
     home: str | None = None
 
@@ -107,11 +112,13 @@ class Config:
     audit_path: Path | None = None  # None: PVE_AUDIT_LOG=off
     audit_reads: bool = False
     ssh: SshSettings | None = None  # None: the SSH tools are hidden (PVE_SSH=off, or auto without settings)
+    http: HttpSettings | None = None  # set when serving Streamable HTTP (MCP_TRANSPORT=http, --transport http)
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Values the log redactor must never let through."""
-        return (self.target.token.secret,) if self.target else ()
+        own = (self.target.token.secret,) if self.target else ()
+        return own + (self.http.secrets if self.http else ())
 
 
 def flag_setting(name: str, value: str | None, problems: list[str]) -> bool:
@@ -262,8 +269,13 @@ def audit_path_setting(env: EnvSettings, sandbox: bool, problems: list[str]) -> 
     return path
 
 
-def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = False) -> Config:
-    """Read and validate every setting; raise ConfigError listing all problems."""
+def load_config(
+    environ: Mapping[str, str] | None = None, *, sandbox: bool = False, transport: str | None = None
+) -> Config:
+    """Read and validate every setting; raise ConfigError listing all problems.
+
+    transport: "stdio" or "http" from the command line; None reads MCP_TRANSPORT.
+    """
     if environ is None:
         env = EnvSettings()
     else:  # an explicit mapping (tests, the CLI) is read alone, without the process environment
@@ -296,6 +308,14 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
     ssh = ssh_settings(env, problems, wanted=wanted)
     policy = replace(policy, ssh=ssh is not None)
     target = None if sandbox else _target(env, problems)
+    http = None
+    chosen = (transport or env.mcp_transport or "stdio").strip().lower()
+    if chosen not in ("stdio", "http"):
+        problems.append(f"MCP_TRANSPORT={env.mcp_transport!r} is not one of stdio, http")
+    elif chosen == "http":
+        from pvemcp.http.settings import load_http_settings  # the stdio path never pays for it
+
+        http = load_http_settings(environ, problems)
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -309,4 +329,5 @@ def load_config(environ: Mapping[str, str] | None = None, *, sandbox: bool = Fal
         audit_path=audit_path,
         audit_reads=audit_reads,
         ssh=ssh,
+        http=http,
     )

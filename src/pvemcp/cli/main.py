@@ -16,9 +16,9 @@ from pvemcp.cli.audit import audit
 from pvemcp.config import Config, ConfigError, load_config
 
 
-def _load(*, sandbox: bool) -> Config:
+def _load(*, sandbox: bool, transport: str | None = None) -> Config:
     try:
-        return load_config(sandbox=sandbox)
+        return load_config(sandbox=sandbox, transport=transport)
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(2)
@@ -41,14 +41,19 @@ def client_config(sandbox: bool) -> dict[str, Any]:
 @cli.command()
 @click.option("--sandbox", is_flag=True, help="Serve the embedded simulated cluster instead of a real one.")
 @click.option("--print-config", is_flag=True, help="Print a ready-to-paste MCP client config on stderr first.")
-def run(sandbox: bool, print_config: bool) -> None:
-    """Serve MCP on stdio (configure with PROXMOX_* and PVE_* environment variables)."""
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default=None,
+    help="stdio (default) or Streamable HTTP (MCP_HOST, MCP_PORT, MCP_AUTH_*); overrides MCP_TRANSPORT.",
+)
+def run(sandbox: bool, print_config: bool, transport: str | None) -> None:
+    """Serve MCP on stdio or Streamable HTTP (configure with PROXMOX_*, PVE_* and MCP_* variables)."""
     import anyio
 
     from pvemcp.logs import configure_logging
-    from pvemcp.server.stdio import serve_stdio
 
-    config = _load(sandbox=sandbox)
+    config = _load(sandbox=sandbox, transport=transport)
     configure_logging(config.log_level, config.secrets)
     if config.audit_path is not None:
         from pvemcp.audit import AuditLog
@@ -60,6 +65,14 @@ def run(sandbox: bool, print_config: bool) -> None:
         except OSError as exc:
             click.echo(f"pvemcp cannot start: PVE_AUDIT_LOG={config.audit_path} cannot be written: {exc}", err=True)
             sys.exit(2)
+    if config.http is not None:
+        from pvemcp.http.serve import serve_http
+
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(lambda: serve_http(config, print_config=print_config))
+        return
+    from pvemcp.server.stdio import serve_stdio
+
     if print_config:
         click.echo(
             "pvemcp is serving the sandbox cluster on stdio. To use it from an MCP client (Claude Desktop,"

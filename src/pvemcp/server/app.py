@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mcp_types as types
@@ -12,6 +13,7 @@ from mcp.server.request_state import AESGCMRequestStateCodec, RequestStateBounda
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pvemcp import __version__
+from pvemcp.server.access import Grant
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
@@ -39,15 +41,20 @@ CONFIRMATION = {
 }
 
 
+# The caller behind one request (None: the process's own settings, as on stdio).
+Identify = Callable[[ServerRequestContext[Any]], Grant | None]
+
+
 class LazyStateCodec:
-    """AES-GCM for requestState under a key drawn now, with the cipher built on first use.
+    """AES-GCM for requestState, with the cipher built on first use.
 
     Most sessions never confirm anything in the 2026-07-28 way, and setting up the cipher costs about a
-    megabyte of resident memory.
+    megabyte of resident memory. `keys`: the first seals, all unseal (a shared MCP_STATE_KEY lets every
+    replica finish a round another one started; a second key rotates without breaking rounds in flight).
     """
 
-    def __init__(self, key: bytes) -> None:
-        self._key = key
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        self._keys = list(keys)
         self._codec: AESGCMRequestStateCodec | None = None
 
     @property
@@ -56,7 +63,7 @@ class LazyStateCodec:
 
     def _cipher(self) -> AESGCMRequestStateCodec:
         if self._codec is None:
-            self._codec = AESGCMRequestStateCodec([self._key])
+            self._codec = AESGCMRequestStateCodec(self._keys)
         return self._codec
 
     def seal(self, payload: bytes) -> str:
@@ -93,18 +100,34 @@ def call_context(ctx: ServerRequestContext[Any], params: types.CallToolRequestPa
     )
 
 
-def build_server(runtime: Runtime, *, caller: str = "stdio") -> Server[Any]:
-    """One Server for the process; listings are prebuilt, every call goes through `call_tool`."""
+def build_server(
+    runtime: Runtime,
+    *,
+    caller: str = "stdio",
+    identify: Identify | None = None,
+    state_keys: Sequence[bytes] = (),
+) -> Server[Any]:
+    """One Server for the process; listings are prebuilt, every call goes through `call_tool`.
+
+    identify: who sent a request (HTTP); each caller lists and calls within its own grant.
+    state_keys: the requestState keys (MCP_STATE_KEY); without them a fresh random key, which only
+    this process knows.
+    """
+
+    def view(ctx: ServerRequestContext[Any]) -> tuple[Runtime, str]:
+        grant = identify(ctx) if identify is not None else None
+        return runtime.for_caller(grant), grant.name if grant is not None else caller
 
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=runtime.tools)
+        return types.ListToolsResult(tools=view(ctx)[0].tools)
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
-        return await call_tool(runtime, params.name, params.arguments, call_context(ctx, params, caller))
+        seen, name = view(ctx)
+        return await call_tool(seen, params.name, params.arguments, call_context(ctx, params, name))
 
     prompts = Prompts(runtime.inventory)
 
@@ -131,6 +154,6 @@ def build_server(runtime: Runtime, *, caller: str = "stdio") -> Server[Any]:
     )
     # 2026-07-28 confirmations travel as InputRequiredResult: the SDK seals our requestState (AES-GCM,
     # bound to the tool and its arguments, short-lived) and verifies it when the client calls again.
-    security = RequestStateSecurity(codec=LazyStateCodec(os.urandom(32)), ttl=600)
+    security = RequestStateSecurity(codec=LazyStateCodec(list(state_keys) or [os.urandom(32)]), ttl=600)
     server.middleware.append(RequestStateBoundary(security, default_audience="pvemcp"))
     return server

@@ -6,10 +6,11 @@ A step a tool does not need is a no-op for it, not a second path.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -22,6 +23,7 @@ from pvemcp.catalog.spec import Tier, ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.server import shaping
+from pvemcp.server.access import Grant, narrowed_scope
 from pvemcp.server.call import Call, redacted
 from pvemcp.server.confirm import ConfirmMode, confirm
 from pvemcp.server.context import CallContext, RealClock, WaitClock
@@ -53,6 +55,10 @@ REFUSALS = frozenset(
 )
 
 
+# tool name, outcome (ok, refused, declined, failed, cancelled, asked), error code or None, seconds
+Observer = Callable[[str, str, str | None, float], None]
+
+
 @dataclass(slots=True)
 class Runtime:
     """Everything a call needs, built once at start-up and shared by every connection."""
@@ -66,15 +72,37 @@ class Runtime:
     audit_reads: bool = False
     clock: WaitClock = field(default_factory=RealClock)
     ssh: RemoteRunner | None = None  # the SSH channel, when configured
+    observe: Observer | None = None  # told of every finished call (HTTP metrics)
     locator: GuestLocator = field(init=False)
     validators: dict[str, ArgumentValidator] = field(init=False)
     tools: list[types.Tool] = field(init=False)
+    _views: dict[object, Runtime] = field(init=False)
 
     def __post_init__(self) -> None:
         self.locator = GuestLocator(self.client)
         specs = {exposed.spec.name: exposed.spec for exposed in self.inventory.by_name.values()}
         self.validators = {name: ArgumentValidator(spec) for name, spec in specs.items()}
         self.tools = build_listing(self.inventory)
+        self._views = {}
+
+    def for_caller(self, grant: Grant | None) -> Runtime:
+        """This runtime as one caller sees it: its tier and scope narrowed by the grant.
+
+        Views are built on first use and kept: grants with the same limits share one listing, and the
+        client, locator cache, validators, audit log and SSH channel stay shared by every view.
+        """
+        if grant is None:
+            return self
+        view = self._views.get(grant.key)
+        if view is None:
+            policy = self.inventory.policy
+            view = copy.copy(self)
+            view.inventory = Inventory(replace(policy, tier=min(policy.tier, grant.tier)), self.inventory.catalog)
+            view.scope = narrowed_scope(self.scope, grant)
+            view.tools = self.tools if len(view.inventory) == len(self.inventory) else build_listing(view.inventory)
+            view._views = {}
+            self._views[grant.key] = view
+        return view
 
     def audited(self, spec: ToolSpec) -> bool:
         """Writes, and commands run on a node over SSH, are audited; reads only with PVE_AUDIT_READS."""
@@ -174,13 +202,17 @@ async def call_tool(
         if runtime.audited(spec):
             with anyio.CancelScope(shield=True):  # a cancelled call is recorded too
                 await _audit(runtime, attempt)
+        elapsed = time.perf_counter() - attempt.started
+        if runtime.observe is not None:
+            runtime.observe(spec.name, attempt.outcome, attempt.code, elapsed)
         alias = f" alias_of={spec.name}" if exposed.alias_of else ""
         log.info(
-            "call tool=%s%s outcome=%s duration_ms=%.1f",
+            "call tool=%s%s caller=%s outcome=%s duration_ms=%.1f",
             name,
             alias,
+            ctx.caller,
             attempt.code or attempt.outcome,
-            (time.perf_counter() - attempt.started) * 1000,
+            elapsed * 1000,
         )
 
 

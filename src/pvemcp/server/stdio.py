@@ -78,6 +78,20 @@ def make_runtime(config: Config, client: ProxmoxClient) -> Runtime:
     )
 
 
+def log_safety(config: Config) -> None:
+    """One start-up line with every safety setting, so an operator sees what this process enforces."""
+    scope = config.scope
+    log.info(
+        "confirmation %s; scope nodes=%s vmids=%s protected tag=%s; SSH %s; audit log %s",
+        config.confirm_mode.value,
+        ",".join(sorted(scope.nodes)) if scope.nodes is not None else "all",
+        scope.describe_vmids() or "all",
+        scope.protected_tag or "none",
+        f"via {config.ssh.host}" if config.ssh else "off",
+        config.audit_path or "off",
+    )
+
+
 async def serve_stdio(config: Config) -> None:
     from mcp.server.stdio import stdio_server
 
@@ -97,16 +111,7 @@ async def serve_stdio(config: Config) -> None:
             config.policy.module.value,
             where,
         )
-        scope = config.scope
-        log.info(
-            "confirmation %s; scope nodes=%s vmids=%s protected tag=%s; SSH %s; audit log %s",
-            config.confirm_mode.value,
-            ",".join(sorted(scope.nodes)) if scope.nodes is not None else "all",
-            scope.describe_vmids() or "all",
-            scope.protected_tag or "none",
-            f"via {config.ssh.host}" if config.ssh else "off",
-            config.audit_path or "off",
-        )
+        log_safety(config)
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
     finally:

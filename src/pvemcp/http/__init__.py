@@ -1,0 +1,1 @@
+"""Serving MCP over Streamable HTTP: hardened, authenticated, observable; imported only for --transport http."""

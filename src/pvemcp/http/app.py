@@ -1,0 +1,106 @@
+"""The Starlette application behind `pvemcp run --transport http`, assembled once at start-up.
+
+Layers, outermost first (each is a plain ASGI middleware, so a refused request costs no routing):
+
+    SecurityHeaders   nosniff + no-store on every response; any unhandled error becomes sanitized JSON
+    HostOriginGuard   Host must be an allowed name (DNS rebinding); an Origin header must be allowed
+    RequestLimits     header count, body size (413, declared or streamed), time to receive the request
+    Authenticate      who is calling: a bearer token or an OAuth access token (identifies, never refuses)
+    RateLimit         per credential, else per client address: 429 with Retry-After and RateLimit-*
+    RequireAuth       401/403 with WWW-Authenticate for protected routes
+    routes            /mcp (the SDK's Streamable HTTP transport), /health, /ready, /metrics,
+                      /.well-known/oauth-protected-resource (OAuth mode)
+
+The MCP server, its listings and every caller's view are built before the first request; nothing is
+rebuilt per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from pvemcp.http.auth import GRANT_KEY, Authenticate, Authenticator, RequireAuth, protected_resource_routes
+from pvemcp.http.guards import HostOriginGuard, RequestLimits, SecurityHeaders
+from pvemcp.http.observe import Metrics, Readiness
+from pvemcp.http.ratelimit import RateLimit
+from pvemcp.http.settings import HttpSettings
+from pvemcp.server.access import Grant
+from pvemcp.server.dispatch import Runtime
+
+MCP_PATH = "/mcp"
+
+
+def identify(ctx: ServerRequestContext[Any]) -> Grant | None:
+    """The grant Authenticate attached to the HTTP request that carries this MCP request."""
+    request = ctx.request
+    if isinstance(request, Request):
+        grant = request.scope.get(GRANT_KEY)
+        if isinstance(grant, Grant):
+            return grant
+    return None
+
+
+def build_http_app(
+    server: Server[Any],
+    runtime: Runtime,
+    settings: HttpSettings,
+    *,
+    authenticator: Authenticator | None,
+    metrics: Metrics,
+    readiness: Readiness,
+) -> Starlette:
+    manager = StreamableHTTPSessionManager(
+        app=server,
+        json_response=False,  # SSE, so progress notifications reach the client while a task runs
+        stateless=settings.stateless,
+        # Host and Origin are checked for every route by HostOriginGuard, with our settings.
+        security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        max_request_body_size=settings.max_body_bytes,
+    )
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "service": "pvemcp"})
+
+    async def ready(request: Request) -> Response:
+        ok, detail = await readiness.check()
+        return JSONResponse({"status": "ready" if ok else "not ready", **detail}, status_code=200 if ok else 503)
+
+    async def metrics_page(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    routes: list[BaseRoute] = [
+        Route(MCP_PATH, endpoint=StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"]),
+        Route("/health", endpoint=health, methods=["GET"]),
+        Route("/ready", endpoint=ready, methods=["GET"]),
+        Route("/metrics", endpoint=metrics_page, methods=["GET"]),
+    ]
+    if settings.oauth is not None:
+        routes.extend(protected_resource_routes(settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with manager.run():
+            yield
+
+    public = {"/health", "/ready"} | ({"/metrics"} if settings.metrics_public else set())
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(HostOriginGuard, settings=settings),
+        Middleware(RequestLimits, settings=settings),
+        Middleware(Authenticate, authenticator=authenticator),
+        Middleware(RateLimit, settings=settings, metrics=metrics, exempt=frozenset({"/health"})),
+        Middleware(RequireAuth, authenticator=authenticator, settings=settings, public=frozenset(public)),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

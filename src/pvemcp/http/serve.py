@@ -1,0 +1,164 @@
+"""`pvemcp run --transport http`: build everything once, then serve it with uvicorn."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pvemcp.config import Config
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from pvemcp.http.observe import Metrics
+    from pvemcp.http.settings import HttpSettings
+    from pvemcp.pve.client import ProxmoxClient
+    from pvemcp.server.dispatch import Runtime
+
+log = logging.getLogger("pvemcp")
+
+
+@dataclass(slots=True)
+class HttpService:
+    """One deployment's HTTP application and what it was built from."""
+
+    app: Starlette
+    runtime: Runtime
+    metrics: Metrics
+    settings: HttpSettings
+
+    async def aclose(self) -> None:
+        if self.runtime.audit is not None:
+            self.runtime.audit.close()
+        if self.runtime.ssh is not None:
+            await self.runtime.ssh.close()
+        await self.runtime.client.aclose()
+
+
+async def build_service(config: Config, client: ProxmoxClient) -> HttpService:
+    """The server, every caller's listing and the Starlette app, built before the first request."""
+    from pvemcp.http.app import build_http_app, identify
+    from pvemcp.http.auth import load_authenticator
+    from pvemcp.http.observe import Metrics, Readiness
+    from pvemcp.server.app import build_server
+    from pvemcp.server.stdio import make_runtime
+
+    settings = config.http
+    assert settings is not None, "build_service needs the HTTP settings (MCP_TRANSPORT=http)"
+    runtime = make_runtime(config, client)
+    metrics = Metrics()
+    runtime.observe = metrics.observe_call
+    authenticator = await load_authenticator(settings, config.policy.tier)
+    if authenticator is not None:
+        for grant in authenticator.known_grants():
+            runtime.for_caller(grant)  # every token's listing is built now, not at its first request
+    server = build_server(runtime, identify=identify, state_keys=settings.state_keys)
+    app = build_http_app(
+        server,
+        runtime,
+        settings,
+        authenticator=authenticator,
+        metrics=metrics,
+        readiness=Readiness(client),
+    )
+    return HttpService(app, runtime, metrics, settings)
+
+
+def uvicorn_config(app: Starlette, settings: HttpSettings) -> uvicorn.Config:
+    import uvicorn
+
+    from pvemcp.http.protocol import guarded_protocol
+
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=guarded_protocol(settings),
+        loop="asyncio",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_keep_alive=settings.keepalive_timeout,  # type: ignore[arg-type]  # a float is honoured
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def bound_port(server: uvicorn.Server, default: int) -> int:
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    return default
+
+
+def client_config(url: str, *, sandbox: bool, token_hint: bool) -> dict[str, Any]:
+    """What an MCP client needs to reach this server (the shape Claude Code, Cursor and VS Code accept)."""
+    entry: dict[str, Any] = {"type": "http", "url": url}
+    if token_hint:
+        entry["headers"] = {"Authorization": "Bearer <your token>"}
+    return {"mcpServers": {"pvemcp-sandbox" if sandbox else "pvemcp": entry}}
+
+
+async def serve_http(config: Config, *, print_config: bool = False) -> None:
+    import anyio
+    import uvicorn
+
+    from pvemcp.server.stdio import log_safety, make_client, settle_heap
+
+    settings = config.http
+    assert settings is not None
+    if not settings.authenticated and not settings.loopback:
+        log.warning(
+            "MCP_ALLOW_UNAUTHENTICATED=true: serving without authentication on %s; anyone who reaches the port"
+            " can use every tool up to tier %s",
+            settings.host,
+            config.policy.tier.label,
+        )
+    client = make_client(config)
+    service: HttpService | None = None
+    try:
+        service = await build_service(config, client)
+        server = uvicorn.Server(uvicorn_config(service.app, settings))
+        settle_heap()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve)
+            while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn offers a flag, no event
+                await anyio.sleep(0.01)
+            if server.started:
+                _announce(config, bound_port(server, settings.port), len(service.runtime.tools), print_config)
+                log_safety(config)
+    finally:
+        if service is not None:
+            await service.aclose()
+        else:
+            await client.aclose()
+
+
+def _announce(config: Config, port: int, tools: int, print_config: bool) -> None:
+    settings = config.http
+    assert settings is not None
+    host = "127.0.0.1" if settings.wildcard else settings.host
+    url = settings.public_url or f"http://{f'[{host}]' if ':' in host else host}:{port}/mcp"
+    auth = "bearer tokens" if settings.tokens_file or settings.token else "OAuth" if settings.oauth else "none"
+    log.info(
+        "serving %d tools over Streamable HTTP at %s (tier %s, authentication %s, %s)",
+        tools,
+        url,
+        config.policy.tier.label,
+        auth,
+        "stateless" if settings.stateless else "sessions",
+    )
+    if print_config:
+        sys.stderr.write(
+            f"pvemcp is serving {'the sandbox cluster' if config.sandbox else 'Proxmox VE'} at {url}\n"
+            "To use it from an MCP client (Claude Code, Cursor, VS Code), add this to its MCP configuration:\n"
+            + json.dumps(client_config(url, sandbox=config.sandbox, token_hint=auth != "none"), indent=2)
+            + "\nPress Ctrl-C to stop.\n"
+        )
+        sys.stderr.flush()
