@@ -56,7 +56,8 @@ def http_service(env: Mapping[str, str], sim: Simulator, **runtime: Any) -> Iter
         async def main() -> None:
             service = await build_service(config, client_for(sim))
             for name, value in runtime.items():
-                setattr(service.runtime, name, value)
+                for view in (service.runtime, *service.runtime._views.values()):  # callers' views were built too
+                    setattr(view, name, value)
             assert config.http is not None
             server = uvicorn.Server(uvicorn_config(service.app, config.http))
             server.install_signal_handlers = lambda: None  # type: ignore[attr-defined]

@@ -42,6 +42,6 @@ async def test_each_tool_call_logs_one_line_with_outcome_and_duration(
         await client.call_tool("pve_stop_qemu_vm", {"node": "pve1", "vmid": 100})
     lines = [r.getMessage() for r in caplog.records if r.name == "pvemcp.call"]
     assert len(lines) == 2
-    assert lines[0].startswith("call tool=listNodes alias_of=pve_list_nodes outcome=ok duration_ms=")
-    assert "tool=pve_stop_qemu_vm outcome=CONFIRMATION_REQUIRED" in lines[1]
+    assert lines[0].startswith("call tool=listNodes alias_of=pve_list_nodes caller=stdio outcome=ok duration_ms=")
+    assert "tool=pve_stop_qemu_vm caller=stdio outcome=CONFIRMATION_REQUIRED" in lines[1]
     assert sim.token_secret not in caplog.text

@@ -63,7 +63,7 @@ async def test_serving_off_loopback_needs_an_explicit_opt_in() -> None:
     cert = generate_self_signed(["192.0.2.10"])
 
     with pytest.raises(ValueError, match="non-loopback"):
-        await serve(Simulator(), host="0.0.0.0", port=0, cert=cert)  # noqa: S104
+        await serve(Simulator(), host="0.0.0.0", port=0, cert=cert)
 
 
 def test_a_certificate_needs_at_least_one_name() -> None:

@@ -13,6 +13,7 @@ import click
 
 from pvemcp import __version__
 from pvemcp.cli.audit import audit
+from pvemcp.cli.token import token
 from pvemcp.config import Config, ConfigError, load_config
 
 
@@ -122,6 +123,7 @@ def sim_serve(host: str, port: int, nodes: int, guests: int, latency_ms: int) ->
 
 
 cli.add_command(audit)
+cli.add_command(token)
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pvemcp.http.tokens import TokenEntry, load_tokens_file, single_token_entry
+
 WILDCARDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - recognised, never a default
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -73,6 +75,7 @@ class HttpSettings:
     max_headers: int = 100
     metrics_public: bool = False
     tokens_file: Path | None = None
+    token_entries: tuple[TokenEntry, ...] = ()  # MCP_AUTH_TOKENS_FILE, parsed and checked at start-up
     token: SecretStr | None = None  # MCP_AUTH_TOKEN: one bearer token, the server's own tier
     oauth: OAuthSettings | None = None
     public_url: str | None = None  # how clients reach /mcp (for OAuth metadata); default from host and port
@@ -157,12 +160,12 @@ def _csv(text: str | None) -> list[str]:
 
 
 def _url(name: str, text: str, problems: list[str], *, https_only: bool = False) -> str:
+    """An absolute URL; https_only admits plain http for loopback hosts alone (a local identity provider)."""
     parts = urlsplit(text)
-    schemes = ("https",) if https_only else ("https", "http")
-    if parts.scheme not in schemes or not parts.netloc:
-        problems.append(f"{name}={text!r} must be an absolute {' or '.join(schemes)} URL")
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        problems.append(f"{name}={text!r} must be an absolute https URL")
     elif https_only and parts.scheme == "http" and not is_loopback(parts.hostname or ""):
-        problems.append(f"{name}={text!r} must use https")
+        problems.append(f"{name}={text!r} must use https (plain http only for a loopback address)")
     return text
 
 
@@ -199,13 +202,23 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
     alive_t = _number("MCP_KEEPALIVE_TIMEOUT_MS", env.mcp_keepalive_timeout_ms, 5_000, problems, low=100, high=600_000)
     max_headers = _number("MCP_MAX_HEADERS_COUNT", env.mcp_max_headers_count, 100, problems, low=8, high=10_000)
     tokens_file: Path | None = None
+    token_entries: tuple[TokenEntry, ...] = ()
     if (env.mcp_auth_tokens_file or "").strip():
         tokens_file = Path(str(env.mcp_auth_tokens_file).strip()).expanduser()
         if not tokens_file.is_file():
             problems.append(f"MCP_AUTH_TOKENS_FILE={str(tokens_file)!r} is not a readable file")
+        else:
+            token_entries, token_problems = load_tokens_file(tokens_file)
+            problems.extend(token_problems)
     token = env.mcp_auth_token if env.mcp_auth_token and env.mcp_auth_token.get_secret_value().strip() else None
     if token is not None and len(token.get_secret_value().strip()) < 32:
         problems.append("MCP_AUTH_TOKEN is shorter than 32 characters; generate one with `pvemcp token new`")
+    elif token is not None:
+        single = single_token_entry(token.get_secret_value().strip())
+        if any(entry.digest == single.digest for entry in token_entries):
+            problems.append("MCP_AUTH_TOKEN is also an entry of MCP_AUTH_TOKENS_FILE; use one or the other")
+        if any(entry.name == single.name for entry in token_entries):
+            problems.append(f"MCP_AUTH_TOKENS_FILE names a token {single.name!r}, the caller name of MCP_AUTH_TOKEN")
     oauth = None
     issuer, audience, jwks = (
         (v or "").strip() for v in (env.mcp_oauth_issuer, env.mcp_oauth_audience, env.mcp_oauth_jwks_url)
@@ -257,6 +270,7 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
         max_headers=int(max_headers),
         metrics_public=_flag("MCP_METRICS_PUBLIC", env.mcp_metrics_public, problems),
         tokens_file=tokens_file,
+        token_entries=token_entries,
         token=token,
         oauth=oauth,
         public_url=public_url,
@@ -269,6 +283,11 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
         problems.append(
             f"MCP_HOST={host} listens on every interface: set MCP_ALLOWED_HOSTS to the host names clients use"
             " (the Host header is checked against it)"
+        )
+    if oauth is not None and not public_url and not settings.loopback:
+        problems.append(
+            "MCP_PUBLIC_URL is not set: in OAuth mode the protected-resource metadata and WWW-Authenticate name"
+            " the URL clients use for /mcp (e.g. https://pvemcp.example.com/mcp)"
         )
     if not settings.loopback and not settings.authenticated and not settings.allow_unauthenticated:
         problems.append(
