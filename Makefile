@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pvemcp run --sandbox --transport http --print-config
+	PVE_ACCESS_TIER=$${PVE_ACCESS_TIER:-read-execute} $(BIN)/pvemcp run --sandbox --transport http --print-config
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests bench
