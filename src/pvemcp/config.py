@@ -57,6 +57,7 @@ class EnvSettings(BaseSettings):
     proxmox_realm: str | None = None
     proxmox_token_name: str | None = None
     proxmox_token_secret: SecretStr | None = None
+    proxmox_token_secret_file: str | None = None
     proxmox_allow_insecure_tls: str | None = None
     proxmox_tls_ca_file: str | None = None
     proxmox_tls_fingerprint: str | None = None
@@ -155,8 +156,11 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
         if not (value or "").strip():
             problems.append(f"{name} is not set (or use --sandbox to try pvemcp on the simulated cluster)")
     secret = env.proxmox_token_secret.get_secret_value().strip() if env.proxmox_token_secret else ""
-    if not secret:
-        problems.append("PROXMOX_TOKEN_SECRET is not set")
+    secret_file = (env.proxmox_token_secret_file or "").strip()
+    if not secret and secret_file:
+        secret = _secret_from_file(secret_file, problems)
+    elif not secret:
+        problems.append("PROXMOX_TOKEN_SECRET is not set (or name a file holding it in PROXMOX_TOKEN_SECRET_FILE)")
     host = (env.proxmox_host or "").strip()
     if host and not _HOST.match(host):
         problems.append(f"PROXMOX_HOST={host!r} is not a host name or IP address (no scheme, port or path)")
@@ -191,6 +195,26 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
         tls=TlsConfig(ca_file=ca_file, fingerprint=fingerprint, insecure=insecure and not fingerprint),
         timeout=timeout,
     )
+
+
+def _secret_from_file(text: str, problems: list[str]) -> str:
+    """PROXMOX_TOKEN_SECRET_FILE: the secret alone on the file's first line, so it stays out of client configs."""
+    if any(ord(ch) < 32 for ch in text):
+        problems.append("PROXMOX_TOKEN_SECRET_FILE contains control characters")
+        return ""
+    path = Path(text).expanduser()
+    try:
+        if path.stat().st_size > 4096:
+            problems.append(f"PROXMOX_TOKEN_SECRET_FILE={text!r} is too large to hold a token secret")
+            return ""
+        lines = path.read_text("utf-8").strip().splitlines()
+        secret = lines[0].strip() if lines else ""
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(f"PROXMOX_TOKEN_SECRET_FILE={text!r} cannot be read: {getattr(exc, 'strerror', None) or exc}")
+        return ""
+    if not secret:
+        problems.append(f"PROXMOX_TOKEN_SECRET_FILE={text!r} is empty")
+    return secret
 
 
 def ssh_settings(env: EnvSettings, problems: list[str], *, wanted: bool = True) -> SshSettings | None:
@@ -269,18 +293,46 @@ def audit_path_setting(env: EnvSettings, sandbox: bool, problems: list[str]) -> 
     return path
 
 
+def gather_settings(
+    environ: Mapping[str, str] | None, *, profile: str | None, cwd: Path | None, problems: list[str]
+) -> tuple[dict[str, str], Path | None]:
+    """The settings text pvemcp runs with: the config file's (with its profile), then the environment over it.
+
+    environ None: the process environment, and the project file in the working directory is looked for.
+    An explicit mapping (tests, tools) is read alone; cwd names where a project file may be.
+    """
+    from pvemcp.config_file import find_config_file, read_settings
+
+    source = dict(os.environ) if environ is None else dict(environ)
+    where = Path.cwd() if environ is None and cwd is None else cwd
+    chosen = profile or (source.get("PVEMCP_PROFILE") or "").strip() or None
+    path = find_config_file(source, where, problems)
+    merged: dict[str, str] = {}
+    if path is not None:
+        merged.update(read_settings(path, chosen, problems))
+    elif chosen is not None:
+        problems.append(f"profile {chosen!r} was asked for, but no configuration file was found")
+    merged.update({key.upper(): value for key, value in source.items()})
+    return merged, path
+
+
 def load_config(
-    environ: Mapping[str, str] | None = None, *, sandbox: bool = False, transport: str | None = None
+    environ: Mapping[str, str] | None = None,
+    *,
+    sandbox: bool = False,
+    transport: str | None = None,
+    profile: str | None = None,
+    cwd: Path | None = None,
 ) -> Config:
     """Read and validate every setting; raise ConfigError listing all problems.
 
     transport: "stdio" or "http" from the command line; None reads MCP_TRANSPORT.
+    profile: a [profiles.NAME] of the configuration file (--profile); None reads PVEMCP_PROFILE.
     """
-    if environ is None:
-        env = EnvSettings()
-    else:  # an explicit mapping (tests, the CLI) is read alone, without the process environment
-        env = EnvSettings.model_validate({k.lower(): v for k, v in environ.items()})
     problems: list[str] = []
+    merged, _ = gather_settings(environ, profile=profile, cwd=cwd, problems=problems)
+    environ = merged
+    env = EnvSettings.model_validate({k.lower(): v for k, v in merged.items()})
     sandbox = sandbox or flag_setting("PVE_SANDBOX", env.pve_sandbox, problems)
     policy, policy_problems = parse_policy(
         tier=env.pve_access_tier,

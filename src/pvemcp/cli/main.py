@@ -17,9 +17,9 @@ from pvemcp.cli.token import token
 from pvemcp.config import Config, ConfigError, load_config
 
 
-def _load(*, sandbox: bool, transport: str | None = None) -> Config:
+def _load(*, sandbox: bool, transport: str | None = None, profile: str | None = None) -> Config:
     try:
-        return load_config(sandbox=sandbox, transport=transport)
+        return load_config(sandbox=sandbox, transport=transport, profile=profile)
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(2)
@@ -48,13 +48,14 @@ def client_config(sandbox: bool) -> dict[str, Any]:
     default=None,
     help="stdio (default) or Streamable HTTP (MCP_HOST, MCP_PORT, MCP_AUTH_*); overrides MCP_TRANSPORT.",
 )
-def run(sandbox: bool, print_config: bool, transport: str | None) -> None:
+@click.option("--profile", default=None, help="Use [profiles.NAME] of the configuration file (or PVEMCP_PROFILE).")
+def run(sandbox: bool, print_config: bool, transport: str | None, profile: str | None) -> None:
     """Serve MCP on stdio or Streamable HTTP (configure with PROXMOX_*, PVE_* and MCP_* variables)."""
     import anyio
 
     from pvemcp.logs import configure_logging
 
-    config = _load(sandbox=sandbox, transport=transport)
+    config = _load(sandbox=sandbox, transport=transport, profile=profile)
     configure_logging(config.log_level, config.secrets)
     if config.audit_path is not None:
         from pvemcp.audit import AuditLog
