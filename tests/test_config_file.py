@@ -64,7 +64,7 @@ def test_the_secret_may_live_in_a_file_of_its_own(tmp_path: Path) -> None:
     text = CLUSTER.replace(f'proxmox_token_secret = "{SECRET}"', f'proxmox_token_secret_file = "{secret_file}"')
     config = load_config({"PVEMCP_CONFIG": str(write(tmp_path / "c.toml", text))})
     assert config.target is not None and config.target.token.secret == SECRET
-    with pytest.raises(ConfigError, match="PROXMOX_TOKEN_SECRET_FILE=.* cannot be read"):
+    with pytest.raises(ConfigError, match=r"PROXMOX_TOKEN_SECRET_FILE=.* cannot be read"):
         load_config({"PVEMCP_CONFIG": str(tmp_path / "c.toml"), "PROXMOX_TOKEN_SECRET_FILE": str(tmp_path / "no")})
 
 
@@ -144,3 +144,12 @@ def test_written_files_are_private_merged_and_ignored_by_git(tmp_path: Path) -> 
     assert (tmp_path / "proj" / ".gitignore").read_text() == "node_modules/\n.pvemcp/\n"
     write_config(path, {"PROXMOX_PORT": "8006"})
     assert (tmp_path / "proj" / ".gitignore").read_text().count(".pvemcp/") == 1
+
+
+def test_an_explicit_mapping_is_read_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PVE_ACCESS_TIER", "full")
+    monkeypatch.setenv("MCP_PORT", "4000")
+    assert load_config({}, sandbox=True).policy.tier.label == "read-only"
+    assert load_config(sandbox=True).policy.tier.label == "full"  # None: the process environment
+    http = load_config({"MCP_TRANSPORT": "http"}, sandbox=True).http
+    assert http is not None and http.port == 3000

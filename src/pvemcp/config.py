@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.pve.client import ApiToken
@@ -50,6 +50,18 @@ class EnvSettings(BaseSettings):
     """Raw settings text; parsed and checked in `load_config` so that all problems surface together."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values handed in: `gather_settings` already merged the file and the environment."""
+        return (init_settings,)
 
     proxmox_host: str | None = None
     proxmox_port: str | None = None

@@ -7,6 +7,7 @@ MCP_*_TIMEOUT_MS …) with one deliberate change: MCP_HOST defaults to 127.0.0.1
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pvemcp.http.tokens import TokenEntry, load_tokens_file, single_token_entry
 
@@ -28,6 +29,18 @@ class HttpEnv(BaseSettings):
     """Raw MCP_* text from the environment."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only the values handed in: `gather_settings` already merged the file and the environment."""
+        return (init_settings,)
 
     mcp_host: str | None = None
     mcp_port: str | None = None
@@ -171,7 +184,7 @@ def _url(name: str, text: str, problems: list[str], *, https_only: bool = False)
 
 def _env(environ: Mapping[str, str] | None) -> HttpEnv:
     if environ is None:
-        return HttpEnv()
+        environ = os.environ
     return HttpEnv.model_validate({k.lower(): v for k, v in environ.items()})
 
 
