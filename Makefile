@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck fmt docs bench clean snapshots
+.PHONY: demo test check lint typecheck fmt docs bench clean snapshots dist
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,23 @@ docs: $(STAMP)
 
 snapshots: $(STAMP)
 	PVEMCP_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_docs.py
+
+# The packages users install: sdist and wheel in dist/, twine's check, their contents (tests/test_packaging.py),
+# then the wheel alone in a throwaway venv, whose `pvemcp` must answer exactly as this checkout's does.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	PVEMCP_DIST_DIR=$(CURDIR)/dist $(BIN)/python -m pytest tests/test_packaging.py
+	@set -eu; unset PYTHONPATH; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	echo "installing dist/$$(cd dist && echo *.whl) into a fresh venv"; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$(CURDIR)"/dist/*.whl; \
+	cd "$$tmp"; \
+	for args in --version "tools --json" "tools --all --json"; do \
+	  "$(CURDIR)/$(BIN)/pvemcp" $$args > expected; \
+	  venv/bin/pvemcp $$args > got; \
+	  cmp got expected; \
+	  echo "fresh venv: pvemcp $$args: same output as this checkout"; \
+	done; \
+	echo "fresh venv: $$(venv/bin/pvemcp --version) with all $$(grep -c '^  {' got) tools of the catalog"

@@ -328,6 +328,13 @@ def gather_settings(
     return merged, path
 
 
+def env_settings(problems: list[str], *, profile: str | None = None) -> EnvSettings:
+    """The settings text of this process (configuration file, then environment), for commands that need
+    a setting or two without a whole Config (e.g. where the audit log is)."""
+    merged, _ = gather_settings(None, profile=profile, cwd=None, problems=problems)
+    return EnvSettings.model_validate({k.lower(): v for k, v in merged.items()})
+
+
 def load_config(
     environ: Mapping[str, str] | None = None,
     *,

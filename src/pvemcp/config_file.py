@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,11 +138,14 @@ def read_settings(path: Path, profile: str | None, problems: list[str]) -> dict[
     return settings
 
 
-def write_config(path: Path, settings: Mapping[str, str], *, profile: str | None = None) -> None:
+def write_config(
+    path: Path, settings: Mapping[str, str], *, profile: str | None = None, drop: Iterable[str] = ()
+) -> None:
     """Merge `settings` (setting names → text) into the file at `path`, written 0600 and atomically.
 
-    Existing keys and profiles are kept; the given ones replace theirs. A project-scope file's folder is
-    added to the project's .gitignore, since the file may hold a token secret.
+    Existing keys and profiles are kept; the given ones replace theirs and those named in `drop` are
+    removed (a setting that no longer applies, e.g. a pin after switching to a CA file). A project-scope
+    file's folder is added to the project's .gitignore, since the file may hold a token secret.
     """
     document: dict[str, Any] = {}
     if path.is_file():
@@ -150,6 +153,8 @@ def write_config(path: Path, settings: Mapping[str, str], *, profile: str | None
     target = document
     if profile is not None:
         target = document.setdefault("profiles", {}).setdefault(profile, {})
+    for key in drop:
+        target.pop(key.lower(), None)
     for key, value in settings.items():
         target[key.lower()] = value
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -50,6 +50,8 @@ def sample_path(sim: Simulator, template: str) -> str:
         .replace("{storage}", "local")
         .replace("{upid}", upid)
         .replace("{userid}", sim.token_id.split("!", 1)[0])
+        .replace("{tokenid}", sim.token_id.split("!", 1)[1])
+        .replace("{roleid}", "PVEAuditor")
         .replace("{iface}", "vmbr0")
         .replace("{id}", next(iter(sim.state.backup.jobs)))
     )

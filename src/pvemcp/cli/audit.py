@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pvemcp.config import EnvSettings, audit_path_setting, flag_setting
+from pvemcp.config import audit_path_setting, env_settings, flag_setting
 
 FILE = click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 SANDBOX = click.option("--sandbox", is_flag=True, help="The sandbox's log instead of the real cluster's.")
@@ -21,8 +21,8 @@ def configured_path(file: Path | None, sandbox: bool) -> Path:
     """FILE if given, else where `pvemcp run` writes with the same environment (PVE_AUDIT_LOG or the default)."""
     if file is not None:
         return file
-    env = EnvSettings()
     problems: list[str] = []
+    env = env_settings(problems)
     sandbox = sandbox or flag_setting("PVE_SANDBOX", env.pve_sandbox, problems)
     path = audit_path_setting(env, sandbox, problems)
     if problems:

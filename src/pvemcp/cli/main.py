@@ -13,6 +13,9 @@ import click
 
 from pvemcp import __version__
 from pvemcp.cli.audit import audit
+from pvemcp.cli.bootstrap import bootstrap
+from pvemcp.cli.doctor import doctor
+from pvemcp.cli.setup import setup
 from pvemcp.cli.token import token
 from pvemcp.config import Config, ConfigError, load_config
 
@@ -124,7 +127,10 @@ def sim_serve(host: str, port: int, nodes: int, guests: int, latency_ms: int) ->
 
 
 cli.add_command(audit)
+cli.add_command(bootstrap)
 cli.add_command(token)
+cli.add_command(setup)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
@@ -111,14 +111,15 @@ class SimApp:
         if fault is not None:
             await _fire(fault, send)
             return
-        if not sim.check_authorization(header(scope, b"authorization")):
+        caller = sim.authenticate(header(scope, b"authorization"))
+        if caller is None:
             await respond(send, 401, error_body(ApiError(401, "authentication failure\n")))
             return
         sim.runner.settle()
         try:
             if problem is not None:
                 raise problem
-            result = self._dispatch(method, rel, segments, params)
+            result = self._dispatch(method, rel, segments, params, caller)
         except ApiError as error:
             await respond(send, error.status, error_body(error))
             return
@@ -129,7 +130,7 @@ class SimApp:
             return
         await respond(send, 200, ok_body(result))
 
-    def _dispatch(self, method: str, rel: str, segments: list[str], params: dict[str, object]) -> object:
+    def _dispatch(self, method: str, rel: str, segments: list[str], params: dict[str, object], caller: str) -> object:
         sim = self._sim
         found = sim.router.match(method, segments)
         if found is None:
@@ -143,7 +144,9 @@ class SimApp:
             path_values["node"] = _resolve_node(sim, node)
         values = validate(route.declared, {**params, **path_values})
         try:
-            return route.handler(Call(sim.context, values))
+            # Requests act as the token that sent them (tasks, permissions), as on a real cluster.
+            ctx = sim.context if caller == sim.context.user else replace(sim.context, user=caller)
+            return route.handler(Call(ctx, values))
         except ApiError:
             raise
         except Exception as exc:

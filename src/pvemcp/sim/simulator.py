@@ -67,14 +67,18 @@ class Simulator:
 
     def check_authorization(self, header: str) -> bool:
         """Accept 'PVEAPIToken=user@realm!name=secret' for a known token with the right secret."""
+        return self.authenticate(header) is not None
+
+    def authenticate(self, header: str) -> str | None:
+        """The token ID the request acts as, or None when the header does not authenticate."""
         scheme, sep, rest = header.partition("=")
         if scheme.strip() != AUTH_SCHEME or not sep:
-            return False
+            return None
         token_id, sep, secret = rest.strip().partition("=")
         token = self.state.tokens.get(token_id)
         if token is None or not sep:
-            return False
-        return hmac.compare_digest(secret.encode(), token.secret.encode())
+            return None
+        return token_id if hmac.compare_digest(secret.encode(), token.secret.encode()) else None
 
     def arm(self, fault: Fault) -> None:
         """Make the next ``fault.count`` matching requests fail (0: until ``reset_faults``)."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ..access_state import BUILTIN_ROLES, effective_permissions, new_secret, permissions
+from ..access_state import SUPERUSER, effective_permissions, new_secret, permissions
 from ..errors import fail, param_error
 from ..params import FORMATS, flag, integer, split_list, text
 from ..routes import Call, Route
 from ..state import Acl, Token, User
+from .roles import ROLE_ROUTES
 
 _USER = re.compile(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$")
 _TOKEN = re.compile(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$")
@@ -195,11 +196,55 @@ def delete_token(c: Call) -> object:
     return None
 
 
-def list_roles(c: Call) -> object:
-    return [
-        {"roleid": role, "privs": ",".join(privs), "special": 1 if role in BUILTIN_ROLES else 0}
-        for role, privs in sorted(c.state.roles.items())
-    ]
+def get_user(c: Call) -> object:
+    user = _user_or_fail(c, c.text("userid"), "get user")
+    entry = _user_entry(c, user, full=False)
+    del entry["userid"]
+    entry.pop("realm-type", None)
+    entry["groups"] = c.state.access.groups_of(user.userid)
+    tokens = {str(t.pop("tokenid")): t for t in _token_entries(c, user.userid)}
+    if tokens:
+        entry["tokens"] = tokens
+    return entry
+
+
+def _token_or_fail(c: Call) -> tuple[str, Token]:
+    userid, name = c.text("userid"), c.text("tokenid")
+    _user_or_fail(c, userid, "get token")
+    token = c.state.tokens.get(f"{userid}!{name}")
+    if token is None:
+        raise fail(f"no such token '{name}' for user '{userid}'")
+    return f"{userid}!{name}", token
+
+
+def _token_info(token: Token) -> dict[str, object]:
+    info: dict[str, object] = {"privsep": token.privsep, "expire": token.expire}
+    if token.comment:
+        info["comment"] = token.comment
+    return info
+
+
+def get_token(c: Call) -> object:
+    return _token_info(_token_or_fail(c)[1])
+
+
+def update_token(c: Call) -> object:
+    """PVE answers with the token's settings, plus the new secret (once) when asked to regenerate it."""
+    full_id, token = _token_or_fail(c)
+    for key in split_list(c.opt_text("delete") or ""):
+        if key == "comment":
+            token.comment = ""
+    if (comment := c.opt_text("comment")) is not None:
+        token.comment = comment
+    if (expire := c.opt_int("expire")) is not None:
+        token.expire = expire
+    if "privsep" in c.params:
+        token.privsep = int(c.flag("privsep"))
+    info = _token_info(token)
+    if c.flag("regenerate"):
+        token.secret = new_secret(c.state, full_id)
+        info.update({"full-tokenid": full_id, "value": token.secret})
+    return info
 
 
 def list_groups(c: Call) -> object:
@@ -271,8 +316,21 @@ def list_domains(c: Call) -> object:
     return [{"realm": r.realm, "type": r.type, "comment": r.comment} for r in c.state.access.realms.values()]
 
 
+def _may_read_permissions_of(c: Call, subject: str) -> bool:
+    """Anyone may read their own permissions and those of their tokens; others need Sys.Audit on /access."""
+    caller = c.ctx.user
+    caller_user = caller.partition("!")[0]
+    if subject == caller or (subject.partition("!")[0] == caller and "!" in subject):
+        return True
+    if "!" not in caller and subject.partition("!")[0] == caller_user:
+        return True
+    return caller_user == SUPERUSER or "Sys.Audit" in permissions(c.state, caller, "/access")
+
+
 def get_permissions(c: Call) -> object:
     subject = c.opt_text("userid") or c.ctx.user
+    if not _may_read_permissions_of(c, subject):
+        raise fail("Permission check failed (/access, Sys.Audit)", 403)
     path = c.opt_text("path")
     if path:
         return {path: dict(sorted(permissions(c.state, subject, path).items()))}
@@ -292,7 +350,23 @@ ROUTES: tuple[Route, ...] = (
         create_token,
     ),
     Route("DELETE", "/access/users/{userid}/token/{tokenid}", (USERID, TOKENID), delete_token),
-    Route("GET", "/access/roles", (), list_roles),
+    Route("GET", "/access/users/{userid}", (USERID,), get_user),
+    Route("GET", "/access/users/{userid}/token/{tokenid}", (USERID, TOKENID), get_token),
+    Route(
+        "PUT",
+        "/access/users/{userid}/token/{tokenid}",
+        (
+            USERID,
+            TOKENID,
+            text("comment"),
+            text("delete", format="pve-configid-list"),
+            integer("expire", minimum=0),
+            flag("privsep"),
+            flag("regenerate"),
+        ),
+        update_token,
+    ),
+    *ROLE_ROUTES,
     Route("GET", "/access/groups", (), list_groups),
     Route("GET", "/access/acl", (), list_acl),
     Route(
