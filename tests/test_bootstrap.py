@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -112,6 +113,11 @@ def test_apply_creates_role_user_and_token_whose_permissions_make_every_tool_of_
     assert verdicts and all(v.usable for v in verdicts), [v for v in verdicts if not v.usable]
     if tier != "full":  # the tools left out of the role are hidden by the blacklist the output gives
         assert set(new["PVE_TOOL_BLACKLIST"].split(",")) == set(write_needs_of_readers(ALL_TOOLS))
+    # The doctor, run with exactly what bootstrap printed, passes every check for this tier.
+    doctor = CliRunner().invoke(cli, ["doctor", "--json"], env=env, catch_exceptions=False)
+    checks = json.loads(doctor.output)["checks"]
+    assert doctor.exit_code == 0, [c for c in checks if c["status"] not in ("GREEN", "SKIP")]
+    assert {c["name"]: c["status"] for c in checks}["privileges"] == "GREEN"
 
     again = bootstrap("--tier", tier, "--apply", env=admin)  # role and user exist: only the token is refused
     assert again.exit_code == 1 and "already exists" in again.output
