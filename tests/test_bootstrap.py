@@ -112,7 +112,12 @@ def test_apply_creates_role_user_and_token_whose_permissions_make_every_tool_of_
     verdicts = anyio.run(usable_with, env)
     assert verdicts and all(v.usable for v in verdicts), [v for v in verdicts if not v.usable]
     if tier != "full":  # the tools left out of the role are hidden by the blacklist the output gives
-        assert set(new["PVE_TOOL_BLACKLIST"].split(",")) == set(write_needs_of_readers(ALL_TOOLS))
+        hidden = set(new["PVE_TOOL_BLACKLIST"].split(","))
+        # Readers needing a write privilege are hidden, unless the tier's own write tools bring that privilege
+        # into the role anyway (read-execute refreshes package lists, so it may list pending updates too).
+        assert hidden and hidden <= set(write_needs_of_readers(ALL_TOOLS))
+        if tier == "read-only":
+            assert hidden == set(write_needs_of_readers(ALL_TOOLS))
     # The doctor, run with exactly what bootstrap printed, passes every check for this tier.
     doctor = CliRunner().invoke(cli, ["doctor", "--json"], env=env, catch_exceptions=False)
     checks = json.loads(doctor.output)["checks"]

@@ -59,11 +59,14 @@ FILLERS: dict[str, Any] = {
     "snapname": "pre-upgrade",
     "target": "pve1",
     "disk": "scsi0",
+    "device": "/dev/sda",
     "size": "+1G",
     "command": ["uname", "-a"],
     "pos": 0,
     "action": "ACCEPT",
     "iface": "vmbr0",
+    "vnet": "office",
+    "zone": "lan",
     "archive": "nfs-backup:backup/vzdump-qemu-100-2025_11_24-01_00_02.vma.zst",
     "ostemplate": "local:vztmpl/debian-13-standard_13.1-2_amd64.tar.zst",
     "storage": "nfs-backup",
@@ -77,6 +80,11 @@ FILLERS: dict[str, Any] = {
     "memory": 1024,
     "comment": "x",
     "vms": "100",
+    "sid": "vm:104",
+    "rule": "keep-web",
+    "group": "webserver",
+    "name": "management",
+    "file": "/etc/hostname",
 }
 
 
@@ -99,6 +107,10 @@ def valid_args(spec: ToolSpec, **overrides: Any) -> dict[str, Any]:
             args[param.name] = {"integer": 1, "boolean": True}.get(param.type, "x")
     if spec.guest_type is not None:
         args["vmid"] = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]["inside"]
+    if "/replication" in spec.path and spec.param("id") is not None:  # a job names its guest: '<vmid>-<n>'
+        args["id"] = "100-0"
+    if spec.raw:  # the raw API names its endpoint as an argument
+        args["path"] = "/cluster/resources"
     if spec.confirm:
         args["confirm"] = True
     args.update(overrides)
@@ -152,13 +164,41 @@ def write_cases() -> Iterator[tuple[str, str, dict[str, Any], str]]:
                 {**valid_args(spec, all=True), **({"node": "pve1"} if "node" in names else {})},
                 ("OUT_OF_SCOPE"),
             )
+        for name in (n for n, kind in names.items() if kind == "ref"):  # an HA SID or a replication job ID
+            ref = "vm:{}" if name == "sid" else "{}-0"
+            yield spec.name, f"{name}-vmid", valid_args(spec, **{name: ref.format(106)}), "OUT_OF_SCOPE"
+            yield spec.name, f"{name}-node", valid_args(spec, **{name: ref.format(102)}), "OUT_OF_SCOPE"
+            yield spec.name, f"{name}-protected", valid_args(spec, **{name: ref.format(104)}), "PROTECTED_GUEST"
         if "vms" in names:
             yield spec.name, "vms-vmid", valid_args(spec, vms="100,106"), "OUT_OF_SCOPE"
             yield spec.name, "vms-node", valid_args(spec, vms="102"), "OUT_OF_SCOPE"
             yield spec.name, "vms-protected", valid_args(spec, vms="104"), "PROTECTED_GUEST"
 
 
-WRITE_CASES = list(write_cases())
+# The raw API reaches through its path and its parameters: (case, path, params, code).
+RAW_CASES: tuple[tuple[str, str, dict[str, Any], str], ...] = (
+    ("path-vmid", "/nodes/pve1/qemu/106/status/stop", {}, "OUT_OF_SCOPE"),
+    ("path-guest-node", "/nodes/pve1/qemu/102/config", {"memory": 1024}, "OUT_OF_SCOPE"),
+    ("path-node", "/nodes/pve3/network", {}, "OUT_OF_SCOPE"),
+    ("path-protected", "/nodes/pve2/qemu/104/status/stop", {}, "PROTECTED_GUEST"),
+    ("path-task", f"/nodes/pve1/tasks/{TASK_OF_106}", {}, "OUT_OF_SCOPE"),
+    ("path-ha", "/cluster/ha/resources/vm:106", {}, "OUT_OF_SCOPE"),
+    ("params-target", "/nodes/pve1/qemu/100/migrate", {"target": "pve3"}, "OUT_OF_SCOPE"),
+    ("params-newid", "/nodes/pve1/qemu/100/clone", {"newid": 160}, "OUT_OF_SCOPE"),
+    ("params-vmid-list", "/nodes/pve1/vzdump", {"vmid": "100,106"}, "OUT_OF_SCOPE"),
+    ("params-protected", "/pools", {"poolid": "production", "vms": "104"}, "PROTECTED_GUEST"),
+    ("params-all", "/nodes/pve1/vzdump", {"all": 1}, "OUT_OF_SCOPE"),
+)
+
+
+def raw_cases() -> Iterator[tuple[str, str, dict[str, Any], str]]:
+    for spec in WRITES:
+        if spec.raw:
+            for case, path, params, code in RAW_CASES:
+                yield spec.name, case, valid_args(spec, path=path, params=params), code
+
+
+WRITE_CASES = [*write_cases(), *raw_cases()]
 
 
 def test_every_write_tool_is_scoped_or_cluster_wide() -> None:
@@ -314,7 +354,8 @@ async def test_every_list_shows_only_guests_and_nodes_inside_the_scope(
         assert SCOPE.allows_node(str(row.get("node") or "pve1")), row
         task_of = str(row.get("id")) if "upid" in row else ""
         assert not task_of.isdigit() or SCOPE.allows_vmid(int(task_of)), row
-    if spec.path != "/nodes/{node}/storage/{storage}/content":  # archives name their guest only by VMID
+    # Archives name their guest only by VMID; Ceph is one cluster-wide service, reported whole (scope.py).
+    if spec.path != "/nodes/{node}/storage/{storage}/content" and spec.category != "ceph":
         assert "pve3" not in text.replace('"nodes": 3', "") and "db-01" not in text
 
 

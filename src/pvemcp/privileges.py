@@ -164,7 +164,7 @@ def needs(spec: ToolSpec) -> list[Need]:
     API privilege beyond that. A {guest_type} path needs what both qemu and lxc ask.
     """
     found: list[Need] = []
-    if spec.api:
+    if spec.api and not spec.raw:  # the raw API's privileges are those of whatever path it is given
         for method, path in schema_path(spec.method, spec.path):
             per_parameter = (method, path) in PER_PARAMETER
             for need in _rule_needs(rule_for(method, path)):

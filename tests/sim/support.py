@@ -43,15 +43,28 @@ def sample_path(sim: Simulator, template: str) -> str:
     """Fill a route's placeholders with values that exist on pve1."""
     kind = "lxc" if "/lxc/" in template else "qemu"
     vmid = min(g.vmid for g in sim.state.guests.values() if g.node == "pve1" and g.type == kind)
+    if template.endswith("/cloudinit"):  # the cloud-init template has cloud-init options to list
+        vmid = next(g.vmid for g in sim.state.guests.values() if g.template and "ciuser" in g.config)
     upid = next(t.upid for t in sim.state.tasks.values() if t.node == "pve1")
     return (
-        template.replace("{node}", "pve1")
+        template.replace("{storage}/prunebackups", "nfs-backup/prunebackups")  # local holds no backups
+        .replace("{node}", "pve1")
         .replace("{vmid}", str(vmid))
         .replace("{storage}", "local")
         .replace("{upid}", upid)
         .replace("{userid}", sim.token_id.split("!", 1)[0])
         .replace("{tokenid}", sim.token_id.split("!", 1)[1])
         .replace("{roleid}", "PVEAuditor")
+        .replace("{vnet}", "office")
+        .replace("{subnet}", "lan-192.168.10.0-24")
+        .replace("{zone}", "lan")
+        .replace("{controller}", "evpnctl")
+        .replace("{service}", "pveproxy")
         .replace("{iface}", "vmbr0")
+        .replace("{group}", "webserver")
+        .replace("{name}", "management")
+        .replace("{sid}", next(f"vm:{g.vmid}" for g in sim.state.guests.values() if g.hastate))
+        .replace("{rule}", next(iter(sim.state.ha.rules)))
+        .replace("/replication/{id}", "/replication/" + next(iter(sim.state.admin.replication)))
         .replace("{id}", next(iter(sim.state.backup.jobs)))
     )

@@ -45,7 +45,7 @@ def test_every_route_exists_in_the_schema_with_the_same_parameters(
         facts = schema_params[name]
         assert param.type == facts["type"], name
         assert param.optional == bool(facts.get("optional", False)), name
-        assert param.enum == (tuple(facts["enum"]) if "enum" in facts else None), name
+        assert param.enum == (tuple(facts["enum"]) if facts.get("enum") is not None else None), name
         assert bound(param.minimum) == bound(facts.get("minimum")), name
         assert bound(param.maximum) == bound(facts.get("maximum")), name
         assert param.max_length == facts.get("maxLength"), name

@@ -197,6 +197,72 @@ RULES.update(
         ("GET", "/nodes/{node}/qemu/{vmid}/agent/get-osinfo"): _AGENT_READ,
         ("GET", "/nodes/{node}/qemu/{vmid}/agent/get-fsinfo"): _AGENT_READ,
         ("GET", "/nodes/{node}/qemu/{vmid}/cloudinit/dump"): VM_AUDIT,
+        ("POST", "/nodes/{node}/qemu/{vmid}/agent/ping"): _AGENT_READ,
+        ("GET", "/nodes/{node}/qemu/{vmid}/agent/get-users"): _AGENT_READ,
+        ("GET", "/nodes/{node}/qemu/{vmid}/agent/get-time"): _AGENT_READ,
+        (
+            "GET",
+            "/nodes/{node}/qemu/{vmid}/agent/file-read",
+        ): "perm(/vms/{vmid}, [VM.GuestAgent.FileRead, VM.GuestAgent.Unrestricted], any)",
+        ("GET", "/nodes/{node}/qemu/{vmid}/cloudinit"): VM_AUDIT,
+        ("PUT", "/nodes/{node}/qemu/{vmid}/cloudinit"): "perm(/vms/{vmid}, [VM.Config.Cloudinit])",
+        ("POST", "/nodes/{node}/qemu/{vmid}/move_disk"): "perm(/vms/{vmid}, [VM.Config.Disk])",
+        ("PUT", "/nodes/{node}/qemu/{vmid}/unlink"): "perm(/vms/{vmid}, [VM.Config.Disk])",
+        ("GET", "/nodes/{node}/firewall/rules"): "perm(/nodes/{node}, [Sys.Audit])",
+        ("GET", "/nodes/{node}/firewall/options"): "perm(/nodes/{node}, [Sys.Audit])",
+        ("GET", "/cluster/firewall/groups"): "user=all",
+        ("GET", "/cluster/firewall/groups/{group}"): "perm(/, [Sys.Audit])",
+        ("GET", "/cluster/firewall/ipset/{name}"): "perm(/, [Sys.Audit])",
+        ("POST", "/cluster/firewall/aliases"): "perm(/, [Sys.Modify])",
+        ("DELETE", "/cluster/firewall/aliases/{name}"): "perm(/, [Sys.Modify])",
+        ("POST", "/cluster/firewall/ipset/{name}"): "perm(/, [Sys.Modify])",
+        ("DELETE", "/cluster/firewall/ipset/{name}/{cidr}"): "perm(/, [Sys.Modify])",
+    }
+)
+
+_SDN_AUDIT = "perm(/sdn/zones/{zone}/{vnet}, [SDN.Audit, SDN.Allocate], any)"
+_SDN_ALLOCATE = "perm(/sdn/zones/{zone}/{vnet}, [SDN.Allocate])"
+_CEPH_AUDIT = "perm(/, [Sys.Audit, Datastore.Audit], any)"
+RULES.update(
+    {
+        ("GET", "/cluster/sdn/zones"): "user=all",
+        ("GET", "/cluster/sdn/vnets"): "user=all",
+        ("GET", "/cluster/sdn/vnets/{vnet}"): "user=all",
+        ("GET", "/cluster/sdn/vnets/{vnet}/subnets"): "user=all",
+        ("GET", "/cluster/sdn/controllers"): "user=all",
+        ("POST", "/cluster/sdn/vnets"): "perm(/sdn/zones/{zone}, [SDN.Allocate])",
+        ("DELETE", "/cluster/sdn/vnets/{vnet}"): "user=all",
+        ("POST", "/cluster/sdn/vnets/{vnet}/subnets"): "user=all",
+        ("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"): "user=all",
+        ("PUT", "/cluster/sdn"): "perm(/sdn, [SDN.Allocate])",
+        ("GET", "/cluster/ceph/status"): _CEPH_AUDIT,
+        ("GET", "/cluster/ceph/flags"): "perm(/, [Sys.Audit])",
+        ("GET", "/nodes/{node}/ceph/osd"): _CEPH_AUDIT,
+        ("GET", "/nodes/{node}/ceph/pool"): _CEPH_AUDIT,
+        ("GET", "/nodes/{node}/ceph/mon"): _CEPH_AUDIT,
+    }
+)
+
+_NODE_AUDIT = "perm(/nodes/{node}, [Sys.Audit])"
+_NODE_MODIFY = "perm(/nodes/{node}, [Sys.Modify])"
+RULES.update(
+    {
+        ("GET", "/nodes/{node}/services/{service}/state"): _NODE_AUDIT,
+        **{("POST", f"/nodes/{{node}}/services/{{service}}/{c}"): _NODE_MODIFY for c in ("start", "stop", "restart")},
+        ("GET", "/nodes/{node}/apt/update"): _NODE_MODIFY,
+        ("POST", "/nodes/{node}/apt/update"): _NODE_MODIFY,
+        ("GET", "/nodes/{node}/disks/list"): "or(perm(/, [Sys.Audit]), perm(/nodes/{node}, [Sys.Audit]))",
+        ("GET", "/nodes/{node}/disks/smart"): "perm(/, [Sys.Audit])",
+        ("GET", "/nodes/{node}/certificates/info"): "user=all",
+        ("GET", "/nodes/{node}/journal"): "perm(/nodes/{node}, [Sys.Syslog])",
+        ("GET", "/nodes/{node}/subscription"): "user=all",
+        ("GET", "/nodes/{node}/config"): "perm(/, [Sys.Audit])",
+        ("POST", "/nodes/{node}/storage/{storage}/download-url"): "and(perm(/storage/{storage},"
+        " [Datastore.AllocateTemplate]), or(perm(/, [Sys.Audit, Sys.Modify]),"
+        " perm(/nodes/{node}, [Sys.AccessNetwork])))",
+        ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}"): "user=all",
+        ("GET", "/nodes/{node}/storage/{storage}/prunebackups"): STORAGE_VISIBLE,
+        ("DELETE", "/nodes/{node}/storage/{storage}/prunebackups"): "user=all",
     }
 )
 
@@ -231,6 +297,69 @@ USEFUL: dict[tuple[str, str], str] = {
     ("GET", "/access/groups"): "perm(/access/groups, [User.Modify, Sys.Audit, Group.Allocate], any)",
     ("GET", "/access/acl"): "perm(/, [Permissions.Modify])",
 }
+
+USEFUL.update(
+    {
+        ("GET", "/cluster/sdn/zones"): "perm(/sdn/zones/{zone}, [SDN.Audit, SDN.Allocate], any)",
+        ("GET", "/cluster/sdn/vnets"): _SDN_AUDIT,
+        ("GET", "/cluster/sdn/vnets/{vnet}"): _SDN_AUDIT,
+        ("GET", "/cluster/sdn/vnets/{vnet}/subnets"): _SDN_AUDIT,
+        ("GET", "/cluster/sdn/controllers"): "perm(/sdn/controllers/{controller}, [SDN.Audit, SDN.Allocate], any)",
+        ("DELETE", "/cluster/sdn/vnets/{vnet}"): _SDN_ALLOCATE,
+        ("POST", "/cluster/sdn/vnets/{vnet}/subnets"): _SDN_ALLOCATE,
+        ("DELETE", "/cluster/sdn/vnets/{vnet}/subnets/{subnet}"): _SDN_ALLOCATE,
+    }
+)
+
+USEFUL.update(
+    {
+        ("GET", "/nodes/{node}/subscription"): _NODE_AUDIT,  # the server ID shows only with it
+        (
+            "DELETE",
+            "/nodes/{node}/storage/{storage}/content/{volume}",
+        ): "perm(/storage/{storage}, [Datastore.Allocate])",
+        ("DELETE", "/nodes/{node}/storage/{storage}/prunebackups"): "perm(/storage/{storage}, [Datastore.Allocate])",
+    }
+)
+
+
+# High availability and storage replication. Replication endpoints are open (user=all) and check
+# the job's guest in code: VM.Audit to read, VM.Replicate to change or run.
+_HA_AUDIT, _HA_CONSOLE = "perm(/, [Sys.Audit])", "perm(/, [Sys.Console])"
+_REPLICATE = "perm(/vms/{vmid}, [VM.Replicate])"
+RULES.update(
+    {
+        ("GET", "/cluster/ha/resources"): _HA_AUDIT,
+        ("GET", "/cluster/ha/resources/{sid}"): _HA_AUDIT,
+        ("GET", "/cluster/ha/rules"): _HA_AUDIT,
+        ("GET", "/cluster/ha/rules/{rule}"): _HA_AUDIT,
+        ("POST", "/cluster/ha/resources"): _HA_CONSOLE,
+        ("PUT", "/cluster/ha/resources/{sid}"): _HA_CONSOLE,
+        ("DELETE", "/cluster/ha/resources/{sid}"): _HA_CONSOLE,
+        ("POST", "/cluster/ha/resources/{sid}/migrate"): _HA_CONSOLE,
+        ("POST", "/cluster/ha/resources/{sid}/relocate"): _HA_CONSOLE,
+        ("GET", "/cluster/replication/{id}"): "user=all",
+        ("POST", "/cluster/replication"): "user=all",
+        ("PUT", "/cluster/replication/{id}"): "user=all",
+        ("DELETE", "/cluster/replication/{id}"): "user=all",
+        ("GET", "/nodes/{node}/replication"): "user=all",
+        ("GET", "/nodes/{node}/replication/{id}/status"): "user=all",
+        ("GET", "/nodes/{node}/replication/{id}/log"): "user=all",
+        ("POST", "/nodes/{node}/replication/{id}/schedule_now"): "user=all",
+    }
+)
+USEFUL.update(
+    {
+        ("GET", "/cluster/replication/{id}"): VM_AUDIT,
+        ("POST", "/cluster/replication"): _REPLICATE,
+        ("PUT", "/cluster/replication/{id}"): _REPLICATE,
+        ("DELETE", "/cluster/replication/{id}"): _REPLICATE,
+        ("GET", "/nodes/{node}/replication"): VM_AUDIT,
+        ("GET", "/nodes/{node}/replication/{id}/status"): VM_AUDIT,
+        ("GET", "/nodes/{node}/replication/{id}/log"): f"or({VM_AUDIT}, perm(/nodes/{{node}}, [Sys.Audit]))",
+        ("POST", "/nodes/{node}/replication/{id}/schedule_now"): _REPLICATE,
+    }
+)
 
 
 class RuleSyntaxError(ValueError):

@@ -134,6 +134,7 @@ class ToolSpec:
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
     ssh: bool = False  # runs over the SSH channel (hidden unless it is configured)
     api: bool = True  # False: pvemcp answers itself (pve_preview); method and path name no endpoint of its own
+    raw: bool = False  # the raw API: the caller names method and path ("/{path}"); checked by server/rawpath.py
 
     @property
     def read_only(self) -> bool:

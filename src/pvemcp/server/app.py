@@ -18,6 +18,7 @@ from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
 from pvemcp.server.prompts import Prompts
+from pvemcp.server.resources import ResourceHandlers
 
 INSTRUCTIONS = """\
 pvemcp operates a Proxmox VE cluster through its API.
@@ -142,6 +143,7 @@ def build_server(
         return prompts.get(params.name, params.arguments)
 
     offered = bool(prompts.recipes)  # no prompts capability at all when none is offered
+    resources = ResourceHandlers(lambda ctx: view(ctx)[0])  # every tier reads: always offered
     server: Server[Any] = Server(
         "pvemcp",
         version=__version__,
@@ -151,6 +153,10 @@ def build_server(
         on_call_tool=on_call_tool,
         on_list_prompts=on_list_prompts if offered else None,
         on_get_prompt=on_get_prompt if offered else None,
+        on_list_resources=resources.list_resources,
+        on_list_resource_templates=resources.list_templates,
+        on_read_resource=resources.read,
+        on_completion=resources.complete,
     )
     # 2026-07-28 confirmations travel as InputRequiredResult: the SDK seals our requestState (AES-GCM,
     # bound to the tool and its arguments, short-lived) and verifies it when the client calls again.

@@ -29,7 +29,14 @@ REDACTED = "***"
 
 
 def redacted(args: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: REDACTED if key in SECRET_ARGS and value is not None else value for key, value in args.items()}
+    """Secrets masked, at any depth: the raw API's `params` and a preview's `arguments` hold arguments too."""
+    return {key: _masked(key, value) for key, value in args.items()}
+
+
+def _masked(key: str, value: Any) -> Any:
+    if key in SECRET_ARGS and value is not None:
+        return REDACTED
+    return redacted(value) if isinstance(value, Mapping) else value
 
 
 @dataclass(frozen=True, slots=True)

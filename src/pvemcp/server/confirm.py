@@ -43,10 +43,13 @@ Relocate = Callable[[], Awaitable[GuestRef | None]]
 ANSWER_KEY = "confirm"  # the key of our one input request and of the client's answer to it
 STATE_KIND = "pvemcp.confirm/1"
 # Arguments that tell a person what exactly is affected; anything else (secrets included) stays out of the form.
-GUEST_DETAILS = ("command", "argv", "snapname", "target", "online", "disk", "size", "pos", "force", "purge", "todisk")
+GUEST_DETAILS = (
+    *("method", "path", "command", "argv", "snapname", "target", "online"),
+    *("disk", "size", "pos", "force", "purge", "todisk"),
+)
 OTHER_DETAILS = (
     *("node", "vmid", "storage", "archive", "id", "poolid", "userid", "tokenid"),
-    *("path", "roles", "users", "groups", "tokens", "delete", "iface", "pos", "upid", "force"),
+    *("method", "path", "roles", "users", "groups", "tokens", "delete", "iface", "pos", "upid", "force"),
 )
 SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])")
 NOTHING_CHANGED = "nothing was changed"

@@ -21,6 +21,7 @@ from pvemcp.server.call import CONTROL_ARGS, REDACTED, SECRET_ARGS, Call, Handle
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.inventory import Inventory, Policy, hidden_by
+from pvemcp.server.rawpath import raw_request
 from pvemcp.server.resolve import GuestRef, fill_location
 from pvemcp.server.scope import guard
 from pvemcp.server.validation import ArgumentValidator
@@ -106,6 +107,8 @@ def confirmation(mode: ConfirmMode, ctx: CallContext) -> str:
 
 def main_request(client: ProxmoxClient, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
     """The tool's own request, worked out without running its handler."""
+    if spec.raw:
+        return described(*raw_request(spec, args))
     path = wire.expand_path(spec.path, {name: args[name] for name in spec.placeholders if name in args})
     return described(spec.method, path, api_params(Call(spec, args, client)))
 

@@ -14,6 +14,11 @@ PVE_PROTECTED_TAG). Applied on the one dispatch path, after validation and befor
 - Cluster-wide objects (users, tokens, ACLs, realms, storage definitions, the datacenter firewall, pools
   themselves, backup jobs as such) are neither guests nor nodes: the scope does not restrict them. Only the
   guest IDs a call hands them (a pool's `vms`, a backup job's `vmid` or `all`) are checked.
+- HA resources (`sid` vm:100) and replication jobs (`id` 100-0) name their guest inside the ID: writes
+  treat it as a named guest, reads of an out-of-scope one answer like an unknown guest. HA rule rows
+  name guests in `resources` and nodes in `nodes`.
+- Ceph is one service spanning the nodes: its health, OSD tree and monitors are reported whole (a node
+  scope still decides which node a per-node Ceph read may run on). SDN objects are cluster-wide too.
 """
 
 from __future__ import annotations
@@ -99,11 +104,18 @@ GUEST_LIST_ARGS = ("vmid", "vms")  # string: comma-separated guest IDs (backups,
 ALL_GUESTS_ARG = "all"  # vzdump and backup jobs: every guest of the node or of the cluster
 TASK_ARG = "upid"  # a task names its node and, for guest tasks, the guest
 ID_QUESTIONS = frozenset({"pve_get_next_vmid"})  # reads whose vmid asks about an ID, not a guest
+REF_ARGS = ("sid",)  # an HA resource: vm:100, ct:101 or a bare VMID
+JOB_ARG = "id"  # on replication paths: a job '<vmid>-<n>'
+_GUEST_REF = re.compile(r"^(?:(?:vm|ct):)?(\d+)(?:-\d+)?$")
 CLUSTER_WIDE = frozenset({
     "pve_create_storage", "pve_update_storage", "pve_delete_storage", "pve_delete_backup_job",
     "pve_update_cluster_firewall_options", "pve_create_cluster_firewall_rule", "pve_update_cluster_firewall_rule",
     "pve_delete_cluster_firewall_rule", "pve_create_pool", "pve_delete_pool", "pve_create_user", "pve_update_user",
     "pve_delete_user", "pve_update_acl", "pve_create_api_token", "pve_delete_api_token",
+    "pve_create_cluster_firewall_alias", "pve_delete_cluster_firewall_alias", "pve_add_cluster_firewall_ipset_entry",
+    "pve_delete_cluster_firewall_ipset_entry",
+    "pve_create_sdn_vnet", "pve_delete_sdn_vnet", "pve_create_sdn_subnet", "pve_delete_sdn_subnet",
+    "pve_apply_sdn_changes",
 })  # fmt: skip
 
 
@@ -119,6 +131,8 @@ def _kind(spec: ToolSpec, param: Param) -> str:
     name = param.name
     if (spec.guest_type is not None and name == "vmid") or (param.local and name == "node"):
         return ""  # the own guest is checked apart; a local node only filters what is listed
+    if name in REF_ARGS or (name == JOB_ARG and "/replication" in spec.path):
+        return "ref"
     if name in NODE_ARGS:
         return "node"
     if name in (TASK_ARG, ALL_GUESTS_ARG):
@@ -198,6 +212,10 @@ async def guard(scope: Scope, locator: GuestLocator, spec: ToolSpec, args: Mappi
     Reads: an out-of-scope guest, node or task is answered as if it did not exist. Writes: OUT_OF_SCOPE or
     PROTECTED_GUEST, read fresh from the cluster.
     """
+    if spec.raw:  # the raw API: its path names what it reaches (server/rawpath.py imports this module)
+        from pvemcp.server.rawpath import guard_raw
+
+        return await guard_raw(scope, locator, spec, args)
     write = not spec.read_only
     target: GuestRef | None = None
     if spec.guest_type is not None and "vmid" in args:
@@ -220,6 +238,8 @@ async def guard(scope: Scope, locator: GuestLocator, spec: ToolSpec, args: Mappi
         elif kind == "list":
             for vmid in _vmids(str(value)):
                 await _named_guest(scope, locator, vmid, name)
+        elif kind == "ref":
+            target = await _referenced_guest(scope, locator, str(value), name, write) or target
         elif kind == "id" and not write:  # a read asking whether an ID is free: outside the scope, it is not
             if not scope.allows_vmid(int(value)):
                 raise vmid_out_of_scope(scope, int(value), name)
@@ -256,6 +276,25 @@ async def _named_guest(scope: Scope, locator: GuestLocator, vmid: int, argument:
     if scope.protects(ref):
         raise protected(scope, ref)
     return ref
+
+
+async def _referenced_guest(
+    scope: Scope, locator: GuestLocator, ref: str, argument: str, write: bool
+) -> GuestRef | None:
+    """The guest an HA resource or replication job ID names: a named guest for writes; for reads, one
+    outside the scope (or none at all) answers like an unknown guest."""
+    match = _GUEST_REF.match(ref)
+    if match is None:
+        return None  # Proxmox refuses it in its own words
+    vmid = int(match.group(1))
+    if write:
+        return await _named_guest(scope, locator, vmid, argument)
+    if not scope.allows_vmid(vmid):
+        raise not_found_guest(vmid)
+    found = await locator.locate(vmid)
+    if not scope.allows_node(found.node):
+        raise not_found_guest(vmid)
+    return None
 
 
 async def _task(scope: Scope, locator: GuestLocator, upid: str, write: bool) -> None:
@@ -376,6 +415,8 @@ def _row_vmids(row: Mapping[str, Any]) -> Iterator[int]:
             yield value
         elif isinstance(value, str):
             yield from _vmids(value)
+    if "rule" in row and isinstance(row.get("resources"), str):  # an HA rule names its resources
+        yield from (int(m.group(1)) for m in map(_GUEST_REF.match, row["resources"].split(",")) if m)
     for key, pattern in (("id", _GUEST_ID), ("sid", _GUEST_ID), ("volid", _VOLUME)):
         value = row.get(key)
         match = pattern.search(value) if isinstance(value, str) else None
@@ -389,6 +430,8 @@ def _row_vmids(row: Mapping[str, Any]) -> Iterator[int]:
 def _row_nodes(row: Mapping[str, Any]) -> Iterator[str]:
     keys = NODE_KEYS + (REPLICATION_NODE_KEYS if "guest" in row else ())
     yield from (row[key] for key in keys if isinstance(row.get(key), str))
+    if "rule" in row and isinstance(row.get("nodes"), str):  # an HA node-affinity rule: node[:priority],...
+        yield from (item.split(":")[0] for item in row["nodes"].split(",") if item)
     node_id = row.get("id")
     match = _NODE_ID.match(node_id) if isinstance(node_id, str) else None
     if match:

@@ -72,6 +72,8 @@ class ArgumentValidator:
             value = arguments.get(name)
             if isinstance(value, str):
                 problem = text_problem(value) if free_text else identifier_problem(value)
+                if problem is None and value in (".", "..") and name in self.spec.placeholders:
+                    problem = "must not be a dot segment"  # free text in a path (an IP set's cidr) must not walk it
                 if problem:
                     raise rejected(
                         f"Invalid arguments for {self.spec.name}: {name} {problem} (got {value[:80]!r}).",

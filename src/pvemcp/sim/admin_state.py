@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
+from .cloudinit import OPTIONS as CLOUDINIT_OPTIONS
+
 if TYPE_CHECKING:
     from .state import ClusterState, ConfigValue, Guest
 
@@ -55,6 +57,7 @@ class GuestRecords:
     pending_delete: set[str] = field(default_factory=set)
     agent_runs: dict[int, AgentRun] = field(default_factory=dict)
     next_agent_pid: int = 1000
+    cloudinit: dict[str, ConfigValue | None] = field(default_factory=dict)  # sim/cloudinit.py: what the drive holds
 
 
 @dataclass(eq=False)
@@ -66,6 +69,8 @@ class ReplicationJob:
     schedule: str = "*/15"
     comment: str = ""
     disable: bool = False
+    rate: float | None = None  # MB/s; None: unlimited
+    remove_job: str | None = None  # 'full' or 'local' once marked for removal
 
     @property
     def id(self) -> str:
@@ -85,6 +90,10 @@ class ReplicationJob:
             item["comment"] = self.comment
         if self.disable:
             item["disable"] = 1
+        if self.rate is not None:
+            item["rate"] = self.rate
+        if self.remove_job:
+            item["remove_job"] = self.remove_job
         return item
 
 
@@ -132,7 +141,7 @@ def goes_pending(guest: Guest, key: str) -> bool:
     if not guest.running:
         return False
     if guest.type == "qemu":
-        return key not in QEMU_FAST and not key.startswith("net")
+        return key not in QEMU_FAST and key not in CLOUDINIT_OPTIONS and not key.startswith("net")
     return key in LXC_PENDING or bool(NUMBERED.match(key) and not key.startswith("net"))
 
 

@@ -15,9 +15,11 @@ from .admin_state import seed_admin
 from .backup_state import seed_backups
 from .content import seed_content
 from .firewall_state import seed_firewall
+from .ha_state import seed_ha
 from .history import seed_history
 from .metrics import GIB, MIB
 from .network_state import seed_networks
+from .replication_state import seed_runs
 from .state import (
     Acl,
     ClusterState,
@@ -206,8 +208,8 @@ def _add_guest(
             sockets=1,
             vmgenid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         )
-        if template:
-            config["template"] = 1
+        if template:  # a cloud-init template, as most are
+            config.update(template=1, ciuser="debian", ipconfig0="ip=dhcp")
     else:
         config.update(
             arch="amd64",
@@ -259,5 +261,7 @@ def _storages(state: ClusterState, rng: random.Random, now: float) -> None:
     seed_content(state, rng, now)
     seed_history(state, rng, now)
     seed_admin(state)
+    seed_runs(state, now)
+    seed_ha(state)
     state.networks = seed_networks((node.name, node.ip) for node in state.nodes.values())
     seed_backups(state)

@@ -1,18 +1,30 @@
-"""Cloud-init as PVE generates it from a VM's config: user-data, network-config and meta-data.
+"""Cloud-init as PVE generates it from a VM's config: user-data, network-config and meta-data,
+and the record of what the cloud-init drive holds (PVE's [special:cloudinit] section).
 
 The NoCloud format is the default; Windows guests (and citype=configdrive2/opennebula) get the
 ConfigDrive2 network file. DNS falls back to the node's resolv.conf, as PVE's does. A config
-change shows in the next dump at once, as cloud-init options apply to the config directly.
+change shows in the next dump at once, as cloud-init options apply to the config directly; until
+the drive is regenerated (PUT .../cloudinit, or a start), GET .../cloudinit lists it as pending.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from .state import Guest, Node
+if TYPE_CHECKING:
+    from .state import ConfigValue, Guest, Node
 
 DNS_SEARCH = "sim.internal"
+# PVE's cloud-init options: they apply to the config at once; the drive gets them when it is regenerated.
+OPTIONS = frozenset(
+    {"cicustom", "cipassword", "citype", "ciupgrade", "ciuser", "nameserver", "searchdomain", "sshkeys"}
+    | {f"ipconfig{i}" for i in range(32)}
+)
+HIDDEN = "**********"
+# What the drive holds where the config has moved on: key → old value (None: added since).
+Record = dict[str, "ConfigValue | None"]
 
 
 def node_dns(node: Node) -> dict[str, str]:
@@ -179,3 +191,49 @@ def dump(guest: Guest, node: Node, kind: str) -> str:
     if kind == "network":
         return network_config(guest, node)
     return meta_data(guest, node)
+
+
+def note_change(record: Record, guest: Guest, key: str, new: ConfigValue | None) -> None:
+    """Before a cloud-init option changes in the config: remember what the drive holds."""
+    if key not in OPTIONS:
+        return
+    if key not in record:
+        old = guest.config.get(key)
+        if old != new:
+            record[key] = old
+    elif record[key] == new:
+        del record[key]  # back to what the drive holds
+
+
+def has_drive(guest: Guest) -> bool:
+    return any("cloudinit" in str(value).split(",")[0] for key, value in guest.config.items() if key[-1].isdigit())
+
+
+def regenerate(record: Record, guest: Guest) -> None:
+    """The drive now holds the config's options; without a drive there is nothing to write."""
+    if has_drive(guest):
+        record.clear()
+
+
+def pending(record: Record, guest: Guest) -> list[dict[str, object]]:
+    """PVE's cloudinit_pending: added keys, then every option set (value, and pending if it changed),
+    then the removed ones. Passwords are masked."""
+
+    def shown(key: str, value: object) -> str:
+        return HIDDEN if key == "cipassword" else str(value)
+
+    conf = guest.config
+    added = sorted(key for key, old in record.items() if old is None)
+    items: list[dict[str, object]] = [{"key": k, "pending": shown(k, conf[k])} for k in added if conf.get(k)]
+    for key in sorted(OPTIONS):
+        if not conf.get(key) or key in added:
+            continue
+        old = record.get(key)
+        item: dict[str, object] = {"key": key, "value": shown(key, old if old else conf[key])}
+        if old:
+            item["pending"] = shown(key, conf[key])
+        items.append(item)
+    for key, old in sorted(record.items()):
+        if old is not None and not conf.get(key):
+            items.append({"key": key, "value": shown(key, old), "delete": 1})
+    return items

@@ -50,10 +50,25 @@ class Alias:
 
 
 @dataclass(eq=False)
+class IPSetEntry:
+    cidr: str
+    comment: str = ""
+    nomatch: bool = False
+
+    def record(self) -> dict[str, str | int]:
+        item: dict[str, str | int] = {"cidr": self.cidr}
+        if self.comment:
+            item["comment"] = self.comment
+        if self.nomatch:
+            item["nomatch"] = 1
+        return item
+
+
+@dataclass(eq=False)
 class IPSet:
     name: str
     comment: str = ""
-    entries: list[str] = field(default_factory=list)
+    entries: list[IPSetEntry] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -63,6 +78,9 @@ class FirewallState:
     aliases: dict[str, Alias] = field(default_factory=dict)  # keyed by the lower-case name, as PVE looks them up
     ipsets: dict[str, IPSet] = field(default_factory=dict)
     groups: dict[str, list[Rule]] = field(default_factory=dict)
+    group_comments: dict[str, str] = field(default_factory=dict)
+    node_rules: dict[str, list[Rule]] = field(default_factory=dict)  # host.fw of each node
+    node_options: dict[str, dict[str, str | int]] = field(default_factory=dict)
     guest_rules: dict[int, list[Rule]] = field(default_factory=dict)
     rule_owners: dict[int, object] = field(default_factory=dict)
 
@@ -145,7 +163,7 @@ def _ip_version(text: str, fw: FirewallState) -> int | None:
 
 
 def verify_rule(rule: Rule, fw: FirewallState, env: str) -> dict[str, str] | None:
-    """PVE's verify_rule for env 'cluster' or 'vm': the first problem as {param: message}, else None.
+    """PVE's verify_rule for env 'cluster', 'host' or 'vm': the first problem as {param: message}, else None.
 
     Normalises the macro's spelling and records the IP version, as PVE does.
     """
@@ -155,7 +173,7 @@ def verify_rule(rule: Rule, fw: FirewallState, env: str) -> dict[str, str] | Non
     if not action:
         return {"action": "missing property"}
     if kind in ("in", "out", "forward"):
-        if kind == "forward" and env != "cluster":
+        if kind == "forward" and env not in ("cluster", "host"):
             return {"type": f"rule type 'forward' is not allowed for '{env}'"}
         if action not in ("ACCEPT", "DROP", "REJECT"):
             return {"action": f"unknown action '{action}'"}
@@ -208,8 +226,13 @@ def seed_firewall(state: ClusterState) -> None:
         Alias("monitoring", "198.51.100.10", "Prometheus scraper"),
     ):
         fw.aliases[alias.name.lower()] = alias
-    fw.ipsets["management"] = IPSet("management", "Hosts allowed to reach the GUI and SSH", [f"{block}.0/24"])
-    fw.ipsets["blocklist"] = IPSet("blocklist", "Addresses dropped everywhere", ["203.0.113.66", "203.0.113.99"])
+    fw.ipsets["management"] = IPSet(
+        "management", "Hosts allowed to reach the GUI and SSH", [IPSetEntry(f"{block}.0/24", "Admin LAN")]
+    )
+    fw.ipsets["blocklist"] = IPSet(
+        "blocklist", "Addresses dropped everywhere", [IPSetEntry("203.0.113.66"), IPSetEntry("203.0.113.99")]
+    )
+    fw.group_comments["webserver"] = "HTTP and HTTPS from anywhere"
     fw.groups["webserver"] = [
         _rule("in", "ACCEPT", "Web traffic", macro="HTTPS"),
         _rule("in", "ACCEPT", "", macro="HTTP"),
@@ -237,3 +260,20 @@ def seed_firewall(state: ClusterState) -> None:
         fw.rules_of(guest.vmid, guest).extend(rules)
     for rule in fw.rules:
         verify_rule(rule, fw, "cluster")
+    for name in state.nodes:
+        fw.node_options[name] = {"enable": 1, "log_level_in": "nolog", "nf_conntrack_max": 262144}
+        fw.node_rules[name] = [
+            _rule(
+                "in", "ACCEPT", "Corosync from the cluster network", source="mgmt_net", proto="udp", dport="5405:5412"
+            ),
+            _rule(
+                "in",
+                "ACCEPT",
+                "Ceph and migration from the cluster network",
+                source="mgmt_net",
+                proto="tcp",
+                dport="60000:60050",
+            ),
+        ]
+        for rule in fw.node_rules[name]:
+            verify_rule(rule, fw, "host")

@@ -244,3 +244,45 @@ def fsinfo(guest: Guest) -> list[dict[str, object]]:
             "disk": [{**disk, "dev": f"/dev/{device}"}],
         }
     ]
+
+
+def users(guest: Guest) -> list[dict[str, object]]:
+    """Who is logged in: the cloud-init user (else root, or Administrator on Windows) since the agent came up."""
+    assert guest.started_at is not None  # require_agent passed: the VM runs
+    login = round(guest.started_at + BOOT_SECONDS + 40 + guest.vmid % 60 + 0.123456, 6)
+    if windows(guest):
+        return [{"user": "Administrator", "domain": str(guest.config.get("name", "WIN")).upper(), "login-time": login}]
+    return [{"user": str(guest.config.get("ciuser", "root")), "login-time": login}]
+
+
+def guest_time(now: float) -> int:
+    """guest-get-time: nanoseconds since the epoch, the guest's clock a little behind the host's."""
+    return int((now - 0.0042) * 1_000_000_000)
+
+
+def files(guest: Guest) -> dict[str, str]:
+    """The few guest files the simulator knows, by absolute path."""
+    info = guest_os(guest).osinfo
+    hostname = guest.name
+    if windows(guest):
+        hosts = "# Copyright (c) 1993-2009 Microsoft Corp.\r\n127.0.0.1       localhost\r\n"
+        return {"C:\\Windows\\System32\\drivers\\etc\\hosts": hosts}
+    fields = (("PRETTY_NAME", "pretty-name"), ("NAME", "name"), ("VERSION_ID", "version-id"), ("ID", "id"))
+    return {
+        "/etc/os-release": "".join(f'{key}="{info[src]}"\n' for key, src in fields if src in info),
+        "/etc/hostname": hostname + "\n",
+        "/etc/hosts": f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n",
+        "/etc/machine-id": f"{guest.vmid:08x}" + "5a1c0ffee0ddba11" + "0" * 8 + "\n",
+    }
+
+
+def read_file(guest: Guest, path: str, offset: int, count: int) -> tuple[bytes, bool]:
+    """guest-file-open/-seek/-read: (bytes, truncated); a missing file fails as qemu-guest-agent does."""
+    content = files(guest).get(path)
+    if content is None:
+        raise fail(
+            f"VM {guest.vmid} qmp command 'guest-file-open' failed - "
+            f"failed to open file '{path}' (mode: 'r'): No such file or directory"
+        )
+    data = content.encode()[offset:]
+    return data[:count], len(data) > count

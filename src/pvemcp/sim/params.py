@@ -171,8 +171,8 @@ def _check(param: Param, raw: object) -> tuple[Value | None, str | None]:
     shown = _perl_text(raw)
     if param.format is not None and (problem := _format_error(param.format, shown)) is not None:
         return None, f"invalid format - {problem}"
-    # Perl writes a group with default flags as "(?^:...)"; Python spells it "(?:...)".
-    if param.pattern is not None and not re.fullmatch(param.pattern.replace("(?^:", "(?:"), shown):
+    # Perl writes a group with default flags as "(?^:...)" ("(?^i:...)" ignoring case); Python drops the caret.
+    if param.pattern is not None and not re.fullmatch(param.pattern.replace("(?^", "(?"), shown):
         return None, "value does not match the regex pattern"
     if param.max_length is not None and len(shown) > param.max_length:
         return None, f"value may only be {param.max_length} characters long"

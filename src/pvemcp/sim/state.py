@@ -16,8 +16,13 @@ from typing import ClassVar, Literal
 from .access_state import AccessState
 from .admin_state import AdminState
 from .backup_state import BackupState
+from .ceph_state import CephState
 from .firewall_state import FirewallState
+from .ha_state import HaState
 from .network_state import NodeNetwork
+from .node_admin_state import NodeAdminState
+from .replication_state import ReplicationRuns
+from .sdn_state import SdnState
 
 GuestType = Literal["qemu", "lxc"]
 ConfigValue = str | int | float
@@ -311,7 +316,12 @@ class ClusterState:
     firewall: FirewallState = field(default_factory=FirewallState)
     admin: AdminState = field(default_factory=AdminState)
     backup: BackupState = field(default_factory=BackupState)
+    ha: HaState = field(default_factory=HaState)
+    replication_runs: ReplicationRuns = field(default_factory=ReplicationRuns)
+    node_admin: NodeAdminState = field(default_factory=NodeAdminState)
     networks: dict[str, NodeNetwork] = field(default_factory=dict)
+    sdn: SdnState = field(default_factory=SdnState)
+    ceph: CephState = field(default_factory=CephState)
     pve_version: str = "9.1.4"
     release: str = "9.1"
     repoid: str = "5ad4ae8d1f0d3b0a"

@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from pvemcp.server import preview
 from pvemcp.server.call import Handler
-from pvemcp.server.composites import access, guests, monitoring, network, remote, storage, tasks
+from pvemcp.server.composites import (
+    access,
+    ceph,
+    guests,
+    monitoring,
+    network,
+    raw,
+    remote,
+    storage,
+    storage_admin,
+    tasks,
+)
 
 HANDLERS: dict[str, Handler] = {
     **guests.HANDLERS,
@@ -18,4 +29,7 @@ HANDLERS: dict[str, Handler] = {
     **preview.HANDLERS,
     **tasks.HANDLERS,
     **remote.HANDLERS,
+    **ceph.HANDLERS,
+    **raw.HANDLERS,
+    **storage_admin.HANDLERS,
 }

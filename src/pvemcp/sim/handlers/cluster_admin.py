@@ -1,19 +1,13 @@
-"""Cluster-wide reads: the cluster log, datacenter options, replication jobs, HA status and the
-guests that no backup job covers."""
+"""Cluster-wide reads: the cluster log, datacenter options and the guests that no backup job covers.
+Replication jobs and HA status live in replication.py and ha.py."""
 
 from __future__ import annotations
-
-import time
 
 from ..params import integer, split_list
 from ..routes import Call, Route
 from ..state import ClusterState, Task
 
 LOG_DEFAULT = 50
-
-
-def _stamp(at: float) -> str:
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(at))
 
 
 def _log_entries(task: Task) -> list[dict[str, object]]:
@@ -43,57 +37,6 @@ def options(c: Call) -> object:
     return c.state.admin.options
 
 
-def replication(c: Call) -> object:
-    return [job.record() for job in sorted(c.state.admin.replication.values(), key=lambda j: j.id)]
-
-
-def ha_status(c: Call) -> object:
-    """Quorum always; the manager, each node's LRM and every HA resource once HA is in use."""
-    state, now = c.state, int(c.now)
-    nodes = list(state.nodes.values())
-    quorate = sum(n.online for n in nodes) * 2 > len(nodes)
-    items: list[dict[str, object]] = [
-        {"id": "quorum", "type": "quorum", "node": state.local_node, "quorate": int(quorate), "status": "OK"}
-    ]
-    managed = sorted((g for g in state.guests.values() if g.hastate), key=lambda g: g.vmid)
-    if not managed:
-        return items
-    master = next((n.name for n in nodes if n.online), state.local_node)
-    items.append(
-        {
-            "id": "master",
-            "type": "master",
-            "node": master,
-            "status": f"{master} (active, {_stamp(now)})",
-            "timestamp": now,
-        }
-    )
-    busy = {g.node for g in managed}
-    for node in nodes:
-        mode = "active" if node.name in busy else "idle"
-        mode = mode if node.online else "old timestamp - dead?"
-        status = f"{node.name} ({mode}, {_stamp(now)})"
-        items.append({"id": f"lrm:{node.name}", "type": "lrm", "node": node.name, "status": status, "timestamp": now})
-    for guest in managed:
-        sid = f"{'vm' if guest.type == 'qemu' else 'ct'}:{guest.vmid}"
-        items.append(
-            {
-                "id": f"service:{sid}",
-                "type": "service",
-                "sid": sid,
-                "node": guest.node,
-                "state": guest.hastate,
-                "request_state": guest.hastate,
-                "crm_state": guest.hastate,
-                "max_restart": 1,
-                "max_relocate": 1,
-                "failback": 1,
-                "status": f"{sid} ({guest.node}, {guest.hastate})",
-            }
-        )
-    return items
-
-
 def covered_by_jobs(state: ClusterState) -> set[int]:
     """PVE::VZDump::get_included_guests over every job: all (on a node), a pool, or a vmid list."""
     covered: set[int] = set()
@@ -118,7 +61,5 @@ def not_backed_up(c: Call) -> object:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/cluster/log", (integer("max", minimum=1),), cluster_log),
     Route("GET", "/cluster/options", (), options),
-    Route("GET", "/cluster/replication", (), replication),
-    Route("GET", "/cluster/ha/status/current", (), ha_status),
     Route("GET", "/cluster/backup-info/not-backed-up", (), not_backed_up),
 )

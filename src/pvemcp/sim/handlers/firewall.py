@@ -1,4 +1,5 @@
-"""Cluster and guest firewall: options, aliases, IP sets and rules (list, create, update, move, delete).
+"""Cluster, node and guest firewall: options, aliases, IP sets and their entries, security groups,
+and rules (list, create, update, move, delete).
 
 As in PVE, a new rule always goes to the top (position 0) and stays disabled unless `enable` is
 given; `pos` on create is accepted and ignored. `moveto` puts a rule before the one now at that
@@ -7,11 +8,16 @@ position. Writes that carry a `digest` are refused when the list changed since i
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 
 from ..errors import fail, param_error
 from ..firewall_state import (
+    NAME,
     RULE_KEYS,
+    Alias,
+    IPSet,
+    IPSetEntry,
     Rule,
     address_problem,
     digest,
@@ -23,8 +29,27 @@ from ..firewall_state import (
 from ..params import FORMATS, NODE, VMID, Param, flag, integer, split_list, text
 from ..routes import Call, Route
 
+
+def ip_or_cidr_problem(value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "value does not look like a valid IP address or CIDR network\n"
+    return None
+
+
+def ip_cidr_or_alias_problem(value: str) -> str | None:
+    """An address, a network, or an alias name (optionally scoped as dc/name or guest/name)."""
+    scope, _, name = value.rpartition("/")
+    if NAME.match(value) or (scope in ("dc", "guest") and NAME.match(name)):
+        return None
+    return ip_or_cidr_problem(value)
+
+
 FORMATS.update(
     {
+        "IPorCIDR": ip_or_cidr_problem,
+        "IPorCIDRorAlias": ip_cidr_or_alias_problem,
         "pve-fw-addr-spec": address_problem,
         "pve-fw-dport-spec": port_problem,
         "pve-fw-sport-spec": lambda value: port_problem(value, dport=False),
@@ -36,6 +61,9 @@ LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "deb
 POLICIES = ("ACCEPT", "REJECT", "DROP")
 OPTION_KEYS = ("ebtables", "enable", "log_ratelimit", "policy_forward", "policy_in", "policy_out")
 DIGEST = text("digest", max_length=64)
+IDENT = r"[A-Za-z][A-Za-z0-9\-\_]+"
+ALIAS = text("name", optional=False, max_length=64, pattern=IDENT)  # alias and IP set names alike
+GROUP = text("group", optional=False, max_length=18, pattern=IDENT)
 POS = integer("pos", minimum=0)
 
 
@@ -68,6 +96,18 @@ Scope = Callable[[Call], tuple[list[Rule], str]]
 
 def cluster_scope(c: Call) -> tuple[list[Rule], str]:
     return c.state.firewall.rules, "cluster"
+
+
+def node_scope(c: Call) -> tuple[list[Rule], str]:
+    return c.state.firewall.node_rules.setdefault(c.text("node"), []), "host"
+
+
+def group_scope(c: Call) -> tuple[list[Rule], str]:
+    group = c.text("group")
+    rules = c.state.firewall.groups.get(group)
+    if rules is None:
+        raise fail(f"no such security group '{group}'")
+    return rules, "group"
 
 
 def guest_scope(c: Call) -> tuple[list[Rule], str]:
@@ -187,8 +227,7 @@ def set_options(c: Call) -> object:
 
 
 def list_aliases(c: Call) -> object:
-    aliases = sorted(c.state.firewall.aliases.values(), key=lambda a: a.name.lower())
-    records = [{"name": a.name, "cidr": a.cidr, **({"comment": a.comment} if a.comment else {})} for a in aliases]
+    records = _alias_records(c)
     stamp = digest(records)
     return [{**record, "digest": stamp} for record in records]
 
@@ -198,6 +237,76 @@ def list_ipsets(c: Call) -> object:
     records = [{"name": s.name, **({"comment": s.comment} if s.comment else {})} for s in ipsets]
     stamp = digest(records)
     return [{**record, "digest": stamp} for record in records]
+
+
+def node_options(c: Call) -> object:
+    options = c.state.firewall.node_options.get(c.text("node"), {})
+    return {**dict(sorted(options.items())), "digest": digest([options])}
+
+
+def list_groups(c: Call) -> object:
+    fw = c.state.firewall
+    records = [
+        {"group": name, **({"comment": fw.group_comments[name]} if fw.group_comments.get(name) else {})}
+        for name in sorted(fw.groups)
+    ]
+    stamp = digest(records)
+    return [{**record, "digest": stamp} for record in records]
+
+
+def create_alias(c: Call) -> object:
+    aliases = c.state.firewall.aliases
+    name = c.text("name")
+    if name.lower() in aliases:
+        raise param_error({"name": f"alias '{name}' already exists"})
+    aliases[name.lower()] = Alias(name, c.text("cidr"), c.opt_text("comment") or "")
+    return None
+
+
+def delete_alias(c: Call) -> object:
+    _check_digest(c, digest(_alias_records(c)))
+    c.state.firewall.aliases.pop(c.text("name").lower(), None)
+    return None
+
+
+def _alias_records(c: Call) -> list[dict[str, str]]:
+    aliases = sorted(c.state.firewall.aliases.values(), key=lambda a: a.name.lower())
+    return [{"name": a.name, "cidr": a.cidr, **({"comment": a.comment} if a.comment else {})} for a in aliases]
+
+
+def _ipset(c: Call) -> IPSet:
+    name = c.text("name")
+    ipset = c.state.firewall.ipsets.get(name)
+    if ipset is None:
+        raise fail(f"no such IPSet '{name}'")
+    return ipset
+
+
+def list_ipset(c: Call) -> object:
+    records = [entry.record() for entry in _ipset(c).entries]
+    stamp = digest(records)
+    return [{**record, "digest": stamp} for record in records]
+
+
+def add_ipset_entry(c: Call) -> object:
+    """PVE puts a new entry first; an alias must exist, a zero prefix is refused."""
+    ipset, cidr = _ipset(c), c.text("cidr")
+    if any(entry.cidr == cidr for entry in ipset.entries):
+        raise param_error({"cidr": f"address '{cidr}' already exists"})
+    if cidr.rsplit("/", 1)[-1].strip("0") == "" and "/" in cidr:
+        raise param_error({"cidr": "a zero prefix is not allowed in ipset entries"})
+    name = cidr.rpartition("/")[2] if cidr.startswith(("dc/", "guest/")) else cidr
+    if NAME.match(name) and name.lower() not in c.state.firewall.aliases:
+        raise fail(f"no such alias '{name}'")
+    ipset.entries.insert(0, IPSetEntry(cidr, c.opt_text("comment") or "", c.flag("nomatch")))
+    return None
+
+
+def delete_ipset_entry(c: Call) -> object:
+    ipset = _ipset(c)
+    _check_digest(c, digest([entry.record() for entry in ipset.entries]))
+    ipset.entries = [entry for entry in ipset.entries if entry.cidr != c.text("cidr")]
+    return None
 
 
 def _rule_routes(base: str, scope: Scope, extra: tuple[Param, ...]) -> tuple[Route, ...]:
@@ -228,6 +337,30 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("GET", "/cluster/firewall/aliases", (), list_aliases),
     Route("GET", "/cluster/firewall/ipset", (), list_ipsets),
+    Route(
+        "POST",
+        "/cluster/firewall/aliases",
+        (ALIAS, text("cidr", optional=False, format="IPorCIDR"), text("comment")),
+        create_alias,
+    ),
+    Route("DELETE", "/cluster/firewall/aliases/{name}", (ALIAS, DIGEST), delete_alias),
+    Route("GET", "/cluster/firewall/ipset/{name}", (ALIAS,), list_ipset),
+    Route(
+        "POST",
+        "/cluster/firewall/ipset/{name}",
+        (ALIAS, text("cidr", optional=False, format="IPorCIDRorAlias"), text("comment"), flag("nomatch")),
+        add_ipset_entry,
+    ),
+    Route(
+        "DELETE",
+        "/cluster/firewall/ipset/{name}/{cidr}",
+        (ALIAS, text("cidr", optional=False, format="IPorCIDRorAlias"), DIGEST),
+        delete_ipset_entry,
+    ),
+    Route("GET", "/cluster/firewall/groups", (), list_groups),
+    Route("GET", "/cluster/firewall/groups/{group}", (GROUP,), list_rules(group_scope)),
+    Route("GET", "/nodes/{node}/firewall/options", (NODE,), node_options),
+    *_rule_routes("/nodes/{node}/firewall/rules", node_scope, (NODE,)),
     *_rule_routes("/cluster/firewall/rules", cluster_scope, ()),
     *_rule_routes("/nodes/{node}/qemu/{vmid}/firewall/rules", guest_scope, (NODE, VMID)),
     *_rule_routes("/nodes/{node}/lxc/{vmid}/firewall/rules", guest_scope, (NODE, VMID)),

@@ -3,6 +3,7 @@ template conversion and snapshots (a tree with 'current', like PVE's list)."""
 
 from __future__ import annotations
 
+from .. import cloudinit
 from ..admin_state import Snapshot, goes_pending
 from ..errors import fail
 from ..guest_disks import (
@@ -60,6 +61,7 @@ def update_config(c: Call, kind: GuestType) -> object:
         records.pending.pop(key, None)
         records.pending_delete.discard(key)
     for key in filter(None, (c.opt_text("delete") or "").replace(";", ",").split(",")):
+        cloudinit.note_change(records.cloudinit, guest, key, None)
         if goes_pending(guest, key):
             records.pending_delete.add(key)
             records.pending.pop(key, None)
@@ -72,6 +74,7 @@ def update_config(c: Call, kind: GuestType) -> object:
             value = with_mac(kind, guest.vmid, key, str(value))
         elif DISK_KEY.match(key):
             value = new_disk(c.state, key, str(value), guest.node, guest.vmid, kind)
+        cloudinit.note_change(records.cloudinit, guest, key, value)
         if not goes_pending(guest, key):
             guest.config[key] = value
         elif guest.config.get(key) == value:

@@ -1,4 +1,5 @@
-"""Commands run through the QEMU guest agent: exec returns a pid, exec-status its outcome.
+"""Commands run through the QEMU guest agent: exec returns a pid, exec-status its outcome; ping,
+the logged-in users, the guest clock and reading a file.
 
 A handful of everyday commands answer from the VM's own facts (name, OS, kernel); ``sleep``
 keeps running on the sim clock. Like qemu-guest-agent, a finished command is reported once
@@ -7,23 +8,18 @@ and then forgotten, and a program that does not exist fails the exec call itself
 
 from __future__ import annotations
 
+import base64
 import shlex
 from collections.abc import Callable
 
 from ..admin_state import AgentRun
 from ..errors import fail
-from ..guest_agent import guest_os, require_agent
-from ..params import NODE, VMID, Param, integer, text
+from ..guest_agent import files, guest_os, guest_time, read_file, require_agent, users
+from ..params import NODE, VMID, Param, flag, integer, text
 from ..routes import Call, Route
 from ..state import Guest
 
 Outcome = tuple[int, str, str]  # exit code, stdout, stderr
-
-
-def _os_release(guest: Guest) -> str:
-    info = guest_os(guest).osinfo
-    fields = (("PRETTY_NAME", "pretty-name"), ("NAME", "name"), ("VERSION_ID", "version-id"), ("ID", "id"))
-    return "".join(f'{key}="{info[src]}"\n' for key, src in fields if src in info)
 
 
 def _uname(guest: Guest, args: list[str]) -> Outcome:
@@ -37,13 +33,13 @@ def _uname(guest: Guest, args: list[str]) -> Outcome:
 
 
 def _cat(guest: Guest, args: list[str], stdin: str) -> Outcome:
-    files = {"/etc/os-release": _os_release(guest), "/etc/hostname": guest.name + "\n"}
+    known = files(guest)
     if not args:
         return 0, stdin, ""
     out, err = "", ""
     for path in args:
-        if path in files:
-            out += files[path]
+        if path in known:
+            out += known[path]
         else:
             err += f"cat: {path}: No such file or directory\n"
     return (1 if err else 0), out, err
@@ -107,7 +103,51 @@ def exec_status(c: Call) -> object:
     return status
 
 
+def agent(answer: Callable[[Guest, Call], object]) -> Callable[[Call], object]:
+    """PVE's availability checks, then {"result": <the agent's answer>}."""
+
+    def handler(c: Call) -> object:
+        guest = c.guest("qemu")
+        require_agent(guest, c.now)
+        return {"result": answer(guest, c)}
+
+    return handler
+
+
+def file_read(c: Call) -> object:
+    """PVE reads through guest-file-open/read/close; decode=0 hands back the bytes base64-encoded."""
+    guest = c.guest("qemu")
+    require_agent(guest, c.now)
+    data, truncated = read_file(guest, c.text("file"), c.opt_int("offset", 0) or 0, c.opt_int("count") or FILE_MAX)
+    decode = c.params.get("decode", 1) != 0
+    result: dict[str, object] = {
+        "content": data.decode("utf-8", "replace") if decode else base64.b64encode(data).decode()
+    }
+    if truncated:
+        result["truncated"] = 1
+    return result
+
+
+FILE_MAX = 16 * 1024 * 1024
+AGENT = "/nodes/{node}/qemu/{vmid}/agent"
+
 ROUTES: tuple[Route, ...] = (
+    Route("POST", f"{AGENT}/ping", (NODE, VMID), agent(lambda g, c: {})),
+    Route("GET", f"{AGENT}/get-users", (NODE, VMID), agent(lambda g, c: users(g))),
+    Route("GET", f"{AGENT}/get-time", (NODE, VMID), agent(lambda g, c: guest_time(c.now))),
+    Route(
+        "GET",
+        f"{AGENT}/file-read",
+        (
+            NODE,
+            VMID,
+            integer("count", minimum=1, maximum=FILE_MAX),
+            flag("decode"),
+            text("file", optional=False),
+            integer("offset", minimum=0),
+        ),
+        file_read,
+    ),
     Route(
         "POST",
         "/nodes/{node}/qemu/{vmid}/agent/exec",

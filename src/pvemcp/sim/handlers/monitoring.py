@@ -96,6 +96,7 @@ def services(c: Call) -> object:
     for service, (desc, state, active, unit) in SERVICES.items():
         if service == "corosync" and not clustered:
             state, active = "dead", "inactive"
+        state, active = c.state.node_admin.service_state(c.node, service, c.now, (state, active))
         items.append(
             {
                 "service": service,

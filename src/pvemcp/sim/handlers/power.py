@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+from .. import cloudinit
 from ..admin_state import apply_pending
 from ..errors import fail, param_error
 from ..params import NODE, VMID, Param, flag, integer, text
@@ -37,15 +38,18 @@ ROOT_ONLY = (
 
 def _boot(c: Call, guest: Guest, at: float) -> None:
     apply_pending(c.state, guest)
+    cloudinit.regenerate(c.state.admin.of(guest).cloudinit, guest)  # a start writes the cloud-init drive
     guest.status = "running"
     guest.paused = False
     guest.saved_state = False
+    guest.hastate = "started" if guest.hastate == "stopped" else guest.hastate  # PVE routes it through HA
     guest.started_at = at
     guest.pid = c.state.nodes[guest.node].new_pid()
 
 
 def _halt(guest: Guest) -> None:
     guest.status = "stopped"
+    guest.hastate = "stopped" if guest.hastate == "started" else guest.hastate  # PVE routes it through HA
     guest.paused = False
     guest.started_at = None
     guest.pid = None

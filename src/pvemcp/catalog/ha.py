@@ -1,0 +1,143 @@
+"""High availability: which guests HA manages, the PVE 9 rules that place them, and moving them
+through the HA manager. The live manager status is pve_get_cluster_ha_status (cluster.py).
+
+HA groups are deprecated in PVE 9 (migrated to node-affinity rules), so only rules are offered.
+"""
+
+from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec, reader
+
+read = reader("ha", Module.ADVANCED)
+
+SID = Param("sid", "string", "HA resource ID: vm:<vmid> or ct:<vmid>, e.g. vm:100.", required=True)
+STATE = Param(
+    "state",
+    "string",
+    "Requested state: started (HA keeps it running), stopped, disabled (stopped, not recovered), ignored.",
+    enum=("started", "stopped", "disabled", "ignored"),
+)
+OPTIONS = (
+    Param("max_restart", "integer", "Restart tries on the same node after a failed start (default 1).", minimum=0),
+    Param("max_relocate", "integer", "Tries on other nodes after failed restarts (default 1).", minimum=0),
+    Param("failback", "boolean", "Move back to the preferred node when it returns (default true)."),
+    Param("comment", "string", "Free-text comment.", free_text=True),
+)
+TARGET = Param("node", "string", "Target node, e.g. pve2.", required=True)
+
+TOOLS = (
+    read(
+        "pve_list_ha_resources",
+        "List HA resources",
+        "Guests the HA manager manages, with their requested state and restart/relocate limits. For where"
+        " each runs now and what the manager is doing, use pve_get_cluster_ha_status.",
+        "/cluster/ha/resources",
+        Param("type", "string", "Only VMs (vm) or containers (ct).", enum=("vm", "ct")),
+    ),
+    read(
+        "pve_get_ha_resource",
+        "HA resource",
+        "One HA resource's configuration: requested state, max_restart, max_relocate, failback, comment.",
+        "/cluster/ha/resources/{sid}",
+        SID,
+    ),
+    read(
+        "pve_list_ha_rules",
+        "List HA rules",
+        "HA rules (PVE 9): node-affinity rules (resources prefer or must stay on nodes, with priorities) and"
+        " resource-affinity rules (resources kept together or apart).",
+        "/cluster/ha/rules",
+        Param("type", "string", "Only rules of this type.", enum=("node-affinity", "resource-affinity")),
+        Param("resource", "string", "Only rules naming this resource, e.g. vm:100."),
+    ),
+    read(
+        "pve_get_ha_rule",
+        "HA rule",
+        "One HA rule: its type, resources, nodes (node-affinity) or affinity (resource-affinity), strict.",
+        "/cluster/ha/rules/{rule}",
+        Param("rule", "string", "Rule ID, as pve_list_ha_rules shows it.", required=True),
+    ),
+    ToolSpec(
+        name="pve_create_ha_resource",
+        category="ha",
+        tier=Tier.FULL,
+        module=Module.ADVANCED,
+        title="Add guest to HA",
+        description=(
+            "Put a guest under HA management. With state started (the default) the HA manager starts it if"
+            " stopped and restarts or recovers it on failure; Proxmox refuses a guest already managed."
+        ),
+        method="POST",
+        path="/cluster/ha/resources",
+        params=(SID, STATE, *OPTIONS),
+    ),
+    ToolSpec(
+        name="pve_update_ha_resource",
+        category="ha",
+        tier=Tier.FULL,
+        module=Module.ADVANCED,
+        title="Change HA resource",
+        description=(
+            "Change an HA resource: its requested state (stopped or disabled shuts the guest down, started"
+            " starts it) or its limits and comment. delete resets options to their defaults."
+        ),
+        method="PUT",
+        path="/cluster/ha/resources/{sid}",
+        params=(
+            SID,
+            STATE,
+            *OPTIONS,
+            Param("delete", "string", "Options to reset, comma-separated, e.g. comment,max_restart."),
+        ),
+        destructive=True,
+        confirm=True,
+        at_least_one=("state", "max_restart", "max_relocate", "failback", "comment", "delete"),
+    ),
+    ToolSpec(
+        name="pve_delete_ha_resource",
+        category="ha",
+        tier=Tier.FULL,
+        module=Module.ADVANCED,
+        title="Remove guest from HA",
+        description=(
+            "Stop managing a guest with HA; the guest itself keeps running or stays stopped. With purge (the"
+            " default) it is also removed from HA rules."
+        ),
+        method="DELETE",
+        path="/cluster/ha/resources/{sid}",
+        params=(SID, Param("purge", "boolean", "Also remove it from HA rules (default true).")),
+        destructive=True,
+        confirm=True,
+    ),
+    ToolSpec(
+        name="pve_migrate_ha_resource",
+        category="ha",
+        tier=Tier.FULL,
+        module=Module.ADVANCED,
+        title="Migrate via HA",
+        description=(
+            "Ask the HA manager to live-migrate a managed guest to another node (containers restart). It"
+            " answers at once; follow the move with pve_get_cluster_ha_status (state migrate, then started on"
+            " the target). Use this, not pve_migrate_*, for HA-managed guests."
+        ),
+        method="POST",
+        path="/cluster/ha/resources/{sid}/migrate",
+        params=(TARGET, SID),
+        destructive=True,
+        confirm=True,
+    ),
+    ToolSpec(
+        name="pve_relocate_ha_resource",
+        category="ha",
+        tier=Tier.FULL,
+        module=Module.ADVANCED,
+        title="Relocate via HA",
+        description=(
+            "Ask the HA manager to move a managed guest by stopping it, moving it and starting it on the target"
+            " node: downtime, but no live migration needed. Follow it with pve_get_cluster_ha_status."
+        ),
+        method="POST",
+        path="/cluster/ha/resources/{sid}/relocate",
+        params=(TARGET, SID),
+        destructive=True,
+        confirm=True,
+    ),
+)

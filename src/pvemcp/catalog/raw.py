@@ -1,0 +1,60 @@
+"""The raw API: any Proxmox endpoint no other tool covers, under the same tiers, scope, confirmation and audit.
+
+Neither tool names an endpoint of its own (raw=True): the caller passes the path, which pvemcp checks for
+shape and scope (server/rawpath.py) and Proxmox answers as it would any client, unknown paths included.
+"""
+
+from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
+
+PATH = Param(
+    "path",
+    "string",
+    "API path below /api2/json, e.g. /nodes/pve1/qemu/100/config; no query string.",
+    required=True,
+    free_text=True,
+    max_length=1024,
+)
+PARAMS = Param("params", "object", 'Parameters by their Proxmox names, e.g. {"type": "vm"}; flat values.')
+
+TOOLS = (
+    ToolSpec(
+        name="pve_api_get",
+        category="raw",
+        tier=Tier.READ_ONLY,
+        title="Read any API path",
+        description=(
+            "GET any Proxmox API path that no other tool covers and return Proxmox's answer as it is. Prefer a"
+            " dedicated tool when one exists. Guests and nodes outside this server's scope read as unknown."
+        ),
+        method="GET",
+        path="/{path}",
+        params=(PATH, PARAMS),
+        module=Module.ADVANCED,
+        handler="raw_api",
+        raw=True,
+    ),
+    ToolSpec(
+        name="pve_api_call",
+        category="raw",
+        tier=Tier.FULL,
+        title="Call any API path",
+        description=(
+            "Send a POST, PUT or DELETE to any Proxmox API path that no other tool covers; an escape hatch for"
+            " changes without a dedicated tool, which should be preferred. Scope and protected guests apply to the"
+            " guest or node the path names. pve_preview shows the request first. Waits for a task it starts."
+        ),
+        method="POST",
+        path="/{path}",
+        params=(
+            Param("method", "string", "HTTP method of the endpoint.", required=True, enum=("POST", "PUT", "DELETE")),
+            PATH,
+            PARAMS,
+        ),
+        module=Module.ADVANCED,
+        destructive=True,
+        confirm=True,
+        returns_task=True,
+        handler="raw_api",
+        raw=True,
+    ),
+)
