@@ -6,16 +6,6 @@ the source volume (delete=true) and an unlink with force destroys data.
 
 from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Param, Tier, ToolSpec
 
-DISKS = (
-    *(f"ide{i}" for i in range(4)),
-    *(f"scsi{i}" for i in range(31)),
-    *(f"virtio{i}" for i in range(16)),
-    *(f"sata{i}" for i in range(6)),
-    "efidisk0",
-    "tpmstate0",
-    *(f"unused{i}" for i in range(256)),
-)
-
 TOOLS = (
     ToolSpec(
         name="pve_qemu_move_disk",
@@ -29,7 +19,7 @@ TOOLS = (
         params=(
             NODE_FOR_GUEST,
             VMID,
-            Param("disk", "string", "Disk key, e.g. scsi0.", required=True, enum=DISKS),
+            Param("disk", "string", "Disk key, e.g. scsi0 or unused0.", required=True, max_length=12),
             Param("storage", "string", "Target storage ID, e.g. ceph-vm.", required=True),
             Param("delete", "boolean", "Free the source volume after the copy (default: keep it as unusedN)."),
             Param(
