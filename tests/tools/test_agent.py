@@ -93,3 +93,4 @@ async def test_every_agent_tool_refuses_a_stopped_vm_in_proxmox_words(
     guest = pick(sim, "qemu", "stopped")
     body = await failed(connect, tool, {"vmid": guest.vmid, **extra})
     assert f"VM {guest.vmid} is not running" in body["message"]
+    assert body["code"] == "QEMU_GUEST_AGENT_UNAVAILABLE" and "The VM must run" in body["hint"]

@@ -188,7 +188,7 @@ async def test_the_guest_agent_answers_for_a_running_vm(
         ("agent off", "QEMU_GUEST_AGENT_UNAVAILABLE", "QEMU guest agent is not running"),
         ("paused", "QEMU_GUEST_AGENT_UNAVAILABLE", "QEMU guest agent is not running"),
         ("just started", "QEMU_GUEST_AGENT_UNAVAILABLE", "QEMU guest agent is not running"),
-        ("stopped", "PROXMOX_SERVER_ERROR", "is not running"),
+        ("stopped", "QEMU_GUEST_AGENT_UNAVAILABLE", "is not running"),
     ],
 )
 async def test_the_guest_agent_refuses_in_proxmox_words(
@@ -222,3 +222,8 @@ def test_agent_and_cloud_init_failures_are_classified_from_proxmox_wording(messa
     with pytest.raises(ProxmoxApiError) as caught:
         wire.unwrap(500, message, "application/json", b'{"data":null}')
     assert caught.value.code is code and caught.value.message == message and caught.value.hint
+    with pytest.raises(ProxmoxApiError) as on_agent:  # a stopped VM on an agent endpoint: no agent to ask
+        wire.unwrap(500, message, "application/json", b'{"data":null}', "/nodes/pve1/qemu/100/agent/get-osinfo")
+    assert on_agent.value.code in (code, ErrorCode.QEMU_GUEST_AGENT_UNAVAILABLE)
+    if "is not running" in message:
+        assert on_agent.value.code is ErrorCode.QEMU_GUEST_AGENT_UNAVAILABLE

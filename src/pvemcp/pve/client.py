@@ -172,6 +172,7 @@ class ProxmoxClient:
             response.reason_phrase,
             response.headers.get("content-type", ""),
             response.content,
+            path,
         )
 
 

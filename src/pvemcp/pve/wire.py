@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -88,8 +89,16 @@ CLOUDINIT_WORDS = ("cloud-init", "cloudinit")
 ABSENT_WORDS = ("not ", "no ", "missing", "unable")
 
 
-def classify_status(status: int, message: str) -> ErrorCode:
-    """Map an HTTP status (and PVE's not-found wording on a 500) to a stable code."""
+# On a guest-agent endpoint, a stopped VM means the agent cannot answer either.
+AGENT_PATH = re.compile(r"/qemu/\d+/agent(/|$)")
+VM_NOT_RUNNING = re.compile(r"\bvm \d+ (is )?not running\b")
+
+
+def classify_status(status: int, message: str, path: str = "") -> ErrorCode:
+    """Map an HTTP status (and PVE's not-found wording on a 500) to a stable code.
+
+    path: the request's path; on a guest-agent endpoint "VM 100 is not running" is the agent's absence too.
+    """
     if status == 401:
         return ErrorCode.PROXMOX_AUTH_FAILED
     if status == 403:
@@ -100,6 +109,8 @@ def classify_status(status: int, message: str) -> ErrorCode:
         return ErrorCode.PROXMOX_REQUEST_REJECTED
     lowered = message.lower()
     if any(words in lowered for words in AGENT_UNAVAILABLE):
+        return ErrorCode.QEMU_GUEST_AGENT_UNAVAILABLE
+    if AGENT_PATH.search(path) and VM_NOT_RUNNING.search(lowered):
         return ErrorCode.QEMU_GUEST_AGENT_UNAVAILABLE
     if any(w in lowered for w in CLOUDINIT_WORDS) and any(w in lowered for w in ABSENT_WORDS):
         return ErrorCode.CLOUDINIT_UNAVAILABLE
@@ -113,8 +124,8 @@ def decode_body(content: bytes) -> Any:
     return json.loads(content)
 
 
-def unwrap(status: int, reason: str, content_type: str, content: bytes) -> Any:
-    """Return `data` from a Proxmox answer, or raise the classified error."""
+def unwrap(status: int, reason: str, content_type: str, content: bytes, path: str = "") -> Any:
+    """Return `data` from a Proxmox answer, or raise the classified error (path: the request's, for context)."""
     body: Any = None
     parse_failed = False
     if content:
@@ -136,7 +147,7 @@ def unwrap(status: int, reason: str, content_type: str, content: bytes) -> Any:
         code = ErrorCode.PROXMOX_SERVER_ERROR if status >= 500 else classify_status(status, "")
         raise api_error(code, message, status=status)
     message, errors = error_message(status, reason, body)
-    raise _api(classify_status(status, message), message, status, errors)
+    raise _api(classify_status(status, message, path), message, status, errors)
 
 
 def _api(code: ErrorCode, message: str, status: int, errors: dict[str, str] | None) -> ProxmoxApiError:
