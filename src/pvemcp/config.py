@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import SecretStr, TypeAdapter, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from pvemcp.catalog import ALL_TOOLS
+from pvemcp.config_file import SettingsText
 from pvemcp.pve.client import ApiToken
 from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
 from pvemcp.server.confirm import ConfirmMode
@@ -46,22 +46,8 @@ class ConfigError(Exception):
         return f"pvemcp cannot start: {len(self.problems)} configuration problem(s):\n{lines}"
 
 
-class EnvSettings(BaseSettings):
+class EnvSettings(SettingsText):
     """Raw settings text; parsed and checked in `load_config` so that all problems surface together."""
-
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values handed in: `gather_settings` already merged the file and the environment."""
-        return (init_settings,)
 
     proxmox_host: str | None = None
     proxmox_port: str | None = None

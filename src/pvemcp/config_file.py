@@ -20,6 +20,30 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SettingsText(BaseSettings):
+    """Settings as text, validated from exactly the values handed in.
+
+    The configuration file and the environment are merged beforehand (config.gather_settings), so no
+    source may be read again here: an explicit mapping stays alone, and the file keeps its place.
+    """
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
 MAX_BYTES = 64 * 1024
 PROJECT_DIR = ".pvemcp"
 FILE_NAME = "config.toml"

@@ -5,10 +5,8 @@ Adding an address to an IP set confirms like every firewall rule change: a set s
 used by a DROP rule can cut off the admin. A new alias confirms not: no rule uses it yet.
 """
 
-from typing import Literal
-
 from pvemcp.catalog.access import COMMENT
-from pvemcp.catalog.spec import NODE, Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import NODE, Module, Param, reader, writer
 
 ALIASES = "/cluster/firewall/aliases"
 IPSET = "/cluster/firewall/ipset/{name}"
@@ -20,31 +18,7 @@ DIGEST = Param("digest", "string", "List digest; refused if the list changed sin
 _read = reader("firewall", Module.ADVANCED)
 
 
-def _write(
-    name: str,
-    title: str,
-    description: str,
-    method: Literal["POST", "DELETE"],
-    path: str,
-    *params: Param,
-    confirm: bool = False,
-    idempotent: bool | None = None,
-) -> ToolSpec:
-    """A cluster-wide write; a confirmed one is destructive too."""
-    return ToolSpec(
-        name=name,
-        category="firewall",
-        tier=Tier.FULL,
-        title=title,
-        description=description,
-        method=method,
-        path=path,
-        params=params,
-        module=Module.ADVANCED,
-        destructive=confirm,
-        confirm=confirm,
-        idempotent=idempotent,
-    )
+_write = writer("firewall", Module.ADVANCED)  # cluster-wide, full tier; confirm=True also marks destructive
 
 
 TOOLS = (

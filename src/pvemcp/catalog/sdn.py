@@ -6,11 +6,9 @@ network on all nodes; the listings show pending changes with pending=true.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Literal
 
-from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import Module, Param, reader, writer
 
 read = reader("sdn", Module.ADVANCED)
 
@@ -23,33 +21,7 @@ RUNNING = Param("running", "boolean", "Show only what is applied and running.")
 VIEW = (PENDING, RUNNING)
 
 
-def write(
-    name: str,
-    title: str,
-    description: str,
-    method: Literal["POST", "PUT", "DELETE"],
-    path: str,
-    *params: Param,
-    destructive: bool = False,
-    returns_task: bool = False,
-    fixed: Mapping[str, Any] = MappingProxyType({}),
-) -> ToolSpec:
-    """A full-tier SDN change; destructive ones confirm. Nothing reaches the nodes before the apply."""
-    return ToolSpec(
-        name=name,
-        category="sdn",
-        tier=Tier.FULL,
-        title=title,
-        description=description,
-        method=method,
-        path=path,
-        params=params,
-        module=Module.ADVANCED,
-        destructive=destructive,
-        confirm=destructive,
-        returns_task=returns_task,
-        fixed=fixed,
-    )
+write = writer("sdn", Module.ADVANCED)  # every change is full tier; a destructive one confirms
 
 
 TOOLS = (
@@ -112,7 +84,7 @@ TOOLS = (
         "DELETE",
         "/cluster/sdn/vnets/{vnet}",
         VNET,
-        destructive=True,
+        confirm=True,
     ),
     write(
         "pve_create_sdn_subnet",
@@ -142,7 +114,7 @@ TOOLS = (
         "/cluster/sdn/vnets/{vnet}/subnets/{subnet}",
         VNET,
         SUBNET_ID,
-        destructive=True,
+        confirm=True,
     ),
     write(
         "pve_apply_sdn_changes",
@@ -151,7 +123,7 @@ TOOLS = (
         " changed vnet may lose connectivity briefly.",
         "PUT",
         "/cluster/sdn",
-        destructive=True,
+        confirm=True,
         returns_task=True,
     ),
 )

@@ -212,3 +212,35 @@ def reader(category: str, module: Module = Module.CORE) -> Callable[..., ToolSpe
         )
 
     return build
+
+
+def writer(category: str, module: Module = Module.CORE, tier: Tier = Tier.FULL) -> Callable[..., ToolSpec]:
+    """A builder for one category's write tools; confirm=True makes a tool destructive and confirmed at once,
+    since a destructive tool always confirms."""
+
+    def build(
+        name: str,
+        title: str,
+        description: str,
+        method: Literal["POST", "PUT", "DELETE"],
+        path: str,
+        *params: Param,
+        confirm: bool = False,
+        **extra: Any,
+    ) -> ToolSpec:
+        return ToolSpec(
+            name=name,
+            category=category,
+            tier=tier,
+            title=title,
+            description=description,
+            method=method,
+            path=path,
+            params=params,
+            module=module,
+            destructive=confirm,
+            confirm=confirm,
+            **extra,
+        )
+
+    return build

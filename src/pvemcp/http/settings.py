@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from pvemcp.config_file import SettingsText
 from pvemcp.http.tokens import TokenEntry, load_tokens_file, single_token_entry
 
 WILDCARDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - recognised, never a default
@@ -25,22 +25,8 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 MIN_STATE_KEY = 32
 
 
-class HttpEnv(BaseSettings):
+class HttpEnv(SettingsText):
     """Raw MCP_* text from the environment."""
-
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values handed in: `gather_settings` already merged the file and the environment."""
-        return (init_settings,)
 
     mcp_host: str | None = None
     mcp_port: str | None = None
