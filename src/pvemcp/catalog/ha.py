@@ -4,9 +4,10 @@ through the HA manager. The live manager status is pve_get_cluster_ha_status (cl
 HA groups are deprecated in PVE 9 (migrated to node-affinity rules), so only rules are offered.
 """
 
-from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import Module, Param, reader, writer
 
 read = reader("ha", Module.ADVANCED)
+write = writer("ha", Module.ADVANCED)
 
 SID = Param("sid", "string", "HA resource ID: vm:<vmid> or ct:<vmid>, e.g. vm:100.", required=True)
 STATE = Param(
@@ -55,89 +56,63 @@ TOOLS = (
         "/cluster/ha/rules/{rule}",
         Param("rule", "string", "Rule ID, as pve_list_ha_rules shows it.", required=True),
     ),
-    ToolSpec(
-        name="pve_create_ha_resource",
-        category="ha",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Add guest to HA",
-        description=(
-            "Put a guest under HA management. With state started (the default) the HA manager starts it if"
-            " stopped and restarts or recovers it on failure; Proxmox refuses a guest already managed."
-        ),
-        method="POST",
-        path="/cluster/ha/resources",
-        params=(SID, STATE, *OPTIONS),
+    write(
+        "pve_create_ha_resource",
+        "Add guest to HA",
+        "Put a guest under HA management. With state started (the default) the HA manager starts it if"
+        " stopped and restarts or recovers it on failure; Proxmox refuses a guest already managed.",
+        "POST",
+        "/cluster/ha/resources",
+        SID,
+        STATE,
+        *OPTIONS,
     ),
-    ToolSpec(
-        name="pve_update_ha_resource",
-        category="ha",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Change HA resource",
-        description=(
-            "Change an HA resource: its requested state (stopped or disabled shuts the guest down, started"
-            " starts it) or its limits and comment. delete resets options to their defaults."
-        ),
-        method="PUT",
-        path="/cluster/ha/resources/{sid}",
-        params=(
-            SID,
-            STATE,
-            *OPTIONS,
-            Param("delete", "string", "Options to reset, comma-separated, e.g. comment,max_restart."),
-        ),
-        destructive=True,
+    write(
+        "pve_update_ha_resource",
+        "Change HA resource",
+        "Change an HA resource: its requested state (stopped or disabled shuts the guest down, started"
+        " starts it) or its limits and comment. delete resets options to their defaults.",
+        "PUT",
+        "/cluster/ha/resources/{sid}",
+        SID,
+        STATE,
+        *OPTIONS,
+        Param("delete", "string", "Options to reset, comma-separated, e.g. comment,max_restart."),
         confirm=True,
         at_least_one=("state", "max_restart", "max_relocate", "failback", "comment", "delete"),
     ),
-    ToolSpec(
-        name="pve_delete_ha_resource",
-        category="ha",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Remove guest from HA",
-        description=(
-            "Stop managing a guest with HA; the guest itself keeps running or stays stopped. With purge (the"
-            " default) it is also removed from HA rules."
-        ),
-        method="DELETE",
-        path="/cluster/ha/resources/{sid}",
-        params=(SID, Param("purge", "boolean", "Also remove it from HA rules (default true).")),
-        destructive=True,
+    write(
+        "pve_delete_ha_resource",
+        "Remove guest from HA",
+        "Stop managing a guest with HA; the guest itself keeps running or stays stopped. With purge (the"
+        " default) it is also removed from HA rules.",
+        "DELETE",
+        "/cluster/ha/resources/{sid}",
+        SID,
+        Param("purge", "boolean", "Also remove it from HA rules (default true)."),
         confirm=True,
     ),
-    ToolSpec(
-        name="pve_migrate_ha_resource",
-        category="ha",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Migrate via HA",
-        description=(
-            "Ask the HA manager to live-migrate a managed guest to another node (containers restart). It"
-            " answers at once; follow the move with pve_get_cluster_ha_status (state migrate, then started on"
-            " the target). Use this, not pve_migrate_*, for HA-managed guests."
-        ),
-        method="POST",
-        path="/cluster/ha/resources/{sid}/migrate",
-        params=(TARGET, SID),
-        destructive=True,
+    write(
+        "pve_migrate_ha_resource",
+        "Migrate via HA",
+        "Ask the HA manager to live-migrate a managed guest to another node (containers restart). It"
+        " answers at once; follow the move with pve_get_cluster_ha_status (state migrate, then started on"
+        " the target). Use this, not pve_migrate_*, for HA-managed guests.",
+        "POST",
+        "/cluster/ha/resources/{sid}/migrate",
+        TARGET,
+        SID,
         confirm=True,
     ),
-    ToolSpec(
-        name="pve_relocate_ha_resource",
-        category="ha",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Relocate via HA",
-        description=(
-            "Ask the HA manager to move a managed guest by stopping it, moving it and starting it on the target"
-            " node: downtime, but no live migration needed. Follow it with pve_get_cluster_ha_status."
-        ),
-        method="POST",
-        path="/cluster/ha/resources/{sid}/relocate",
-        params=(TARGET, SID),
-        destructive=True,
+    write(
+        "pve_relocate_ha_resource",
+        "Relocate via HA",
+        "Ask the HA manager to move a managed guest by stopping it, moving it and starting it on the target"
+        " node: downtime, but no live migration needed. Follow it with pve_get_cluster_ha_status.",
+        "POST",
+        "/cluster/ha/resources/{sid}/relocate",
+        TARGET,
+        SID,
         confirm=True,
     ),
 )

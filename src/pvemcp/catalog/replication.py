@@ -7,9 +7,10 @@ configuration and loses nothing, like starting a backup.
 
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import NODE, Module, Param, Tier, ToolSpec, reader, writer
 
 read = reader("replication", Module.ADVANCED)
+write = writer("replication", Module.ADVANCED)
 
 JOB = Param("id", "string", "Job ID '<vmid>-<n>', e.g. 100-0.", required=True)
 JOB_NODE = Param("node", "string", "The node the guest runs on (the job's source), e.g. pve1.", required=True)
@@ -55,59 +56,39 @@ TOOLS = (
         Param("start", "integer", "First line (0-based).", minimum=0),
         Param("limit", "integer", "How many lines; default 50.", minimum=0),
     ),
-    ToolSpec(
-        name="pve_create_replication_job",
-        category="replication",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Create replication job",
-        description=(
-            "Replicate a guest's disks to another node on a schedule (needs ZFS storage on both). The first"
-            " sync starts within a minute."
-        ),
-        method="POST",
-        path="/cluster/replication",
-        params=(
-            Param("id", "string", "New job ID '<vmid>-<n>': the guest and a free number, e.g. 100-0.", required=True),
-            Param("target", "string", "Node to replicate to, e.g. pve2.", required=True),
-            *SETTINGS,
-        ),
+    write(
+        "pve_create_replication_job",
+        "Create replication job",
+        "Replicate a guest's disks to another node on a schedule (needs ZFS storage on both). The first"
+        " sync starts within a minute.",
+        "POST",
+        "/cluster/replication",
+        Param("id", "string", "New job ID '<vmid>-<n>': the guest and a free number, e.g. 100-0.", required=True),
+        Param("target", "string", "Node to replicate to, e.g. pve2.", required=True),
+        *SETTINGS,
         fixed=MappingProxyType({"type": "local"}),
     ),
-    ToolSpec(
-        name="pve_update_replication_job",
-        category="replication",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Change replication job",
-        description="Change a replication job's schedule, rate limit or comment, or disable and enable it.",
-        method="PUT",
-        path="/cluster/replication/{id}",
-        params=(
-            JOB,
-            *SETTINGS,
-            Param("delete", "string", "Settings to reset, comma-separated, e.g. rate,comment."),
-        ),
+    write(
+        "pve_update_replication_job",
+        "Change replication job",
+        "Change a replication job's schedule, rate limit or comment, or disable and enable it.",
+        "PUT",
+        "/cluster/replication/{id}",
+        JOB,
+        *SETTINGS,
+        Param("delete", "string", "Settings to reset, comma-separated, e.g. rate,comment."),
         at_least_one=("schedule", "rate", "comment", "disable", "delete"),
     ),
-    ToolSpec(
-        name="pve_delete_replication_job",
-        category="replication",
-        tier=Tier.FULL,
-        module=Module.ADVANCED,
-        title="Delete replication job",
-        description=(
-            "Remove a replication job. Proxmox marks it and removes it (and, unless keep, the replicated"
-            " disks on the target) within a minute; force drops the job at once without any cleanup."
-        ),
-        method="DELETE",
-        path="/cluster/replication/{id}",
-        params=(
-            JOB,
-            Param("keep", "boolean", "Keep the replicated data on the target."),
-            Param("force", "boolean", "Drop the job entry at once, without cleanup."),
-        ),
-        destructive=True,
+    write(
+        "pve_delete_replication_job",
+        "Delete replication job",
+        "Remove a replication job. Proxmox marks it and removes it (and, unless keep, the replicated"
+        " disks on the target) within a minute; force drops the job at once without any cleanup.",
+        "DELETE",
+        "/cluster/replication/{id}",
+        JOB,
+        Param("keep", "boolean", "Keep the replicated data on the target."),
+        Param("force", "boolean", "Drop the job entry at once, without cleanup."),
         confirm=True,
     ),
     ToolSpec(
