@@ -104,8 +104,8 @@ def healthy(port: int) -> bool:
 
 
 @contextmanager
-def serving(token: str | None = None) -> Iterator[Server]:
-    """`pvemcp run --sandbox --transport http` on a free loopback port, until the block ends.
+def serving(token: str | None = None, **settings: str) -> Iterator[Server]:
+    """`pvemcp run --sandbox --transport http` (plus MCP_* `settings`) on a free loopback port, until the block ends.
 
     The server logs at warning level (a line per call would cost time we are not measuring), so it is
     ready when /health answers rather than when it says so.
@@ -118,6 +118,7 @@ def serving(token: str | None = None) -> Iterator[Server]:
         "MCP_PORT": str(port),
         "MCP_RATE_LIMIT_MAX": str(RATE_LIMIT_MAX),
         **({"MCP_AUTH_TOKEN": token} if token else {}),
+        **settings,
     }
     argv = [venv_script("pvemcp"), "run", "--sandbox", "--transport", "http"]
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

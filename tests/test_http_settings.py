@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pvemcp.config import ConfigError, load_config
-from pvemcp.http.settings import HttpSettings, is_loopback, normalize_host
+from pvemcp.http.guards import HostOriginGuard
+from pvemcp.http.settings import LOOPBACK_NAMES, HttpSettings, is_loopback, normalize_host
+from tests.httpserver import run_refused
 
 TOKEN = "t" * 40
 
@@ -122,3 +124,32 @@ def test_host_headers_are_compared_without_port_case_or_brackets(header: str, ho
 def test_loopback_names() -> None:
     assert all(is_loopback(h) for h in ("localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.0.2.1", "example.com"))
+
+
+WILDCARD_SPELLINGS = ["0", "00", "0.0", "0.0.0.0", "::", "[::]", "::0", "0000::", "0:0:0:0:0:0:0:0", "[0:0::0]"]
+
+
+@pytest.mark.parametrize("host", [*WILDCARD_SPELLINGS, "::ffff:0.0.0.0", "*"])
+def test_every_spelling_of_a_wildcard_bind_counts_as_one(host: str) -> None:
+    with pytest.raises(ConfigError, match="MCP_ALLOWED_HOSTS"):
+        http({"MCP_HOST": host, "MCP_AUTH_TOKEN": TOKEN})
+    with pytest.raises(ConfigError, match="MCP_ALLOW_UNAUTHENTICATED"):
+        http({"MCP_HOST": host, "MCP_ALLOWED_HOSTS": "mcp.example.com"})
+    settings = http({"MCP_HOST": host, "MCP_AUTH_TOKEN": TOKEN, "MCP_ALLOWED_HOSTS": "mcp.example.com"})
+    assert settings.wildcard and not settings.loopback
+    assert settings.host in ("0.0.0.0", "::", "*")  # one spelling for the bind and the logs
+    assert settings.url == "http://127.0.0.1:3000/mcp"
+    guard = HostOriginGuard(lambda scope, receive, send: None, settings)  # type: ignore[arg-type, return-value]
+    assert guard.hosts == {"mcp.example.com"} | LOOPBACK_NAMES  # the bind address itself names no host
+
+
+@pytest.mark.parametrize("host", ["127.1", "[::1]", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1", "0x7f.1"])
+def test_every_spelling_of_loopback_needs_no_token(host: str) -> None:
+    settings = http({"MCP_HOST": host})
+    assert settings.loopback and not settings.wildcard and not settings.authenticated
+
+
+def test_mcp_host_0_is_refused_like_0_0_0_0() -> None:
+    refused = run_refused({"MCP_HOST": "0", "MCP_ALLOW_UNAUTHENTICATED": "true"})
+    assert refused.returncode == 2
+    assert "MCP_HOST=0.0.0.0 listens on every interface" in refused.stderr and "Traceback" not in refused.stderr

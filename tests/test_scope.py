@@ -14,8 +14,9 @@ from mcp import Client
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.client import ProxmoxClient
+from pvemcp.server.reach import catalog_rules as reach
 from pvemcp.server.resolve import GuestLocator
-from pvemcp.server.scope import CLUSTER_WIDE, Scope, filter_result, guest_homes, parse_scope, reach
+from pvemcp.server.scope import Scope, filter_result, guest_homes, parse_scope
 from pvemcp.sim import Simulator
 from tests.conftest import mcp_client, payload
 
@@ -118,6 +119,7 @@ def valid_args(spec: ToolSpec, **overrides: Any) -> dict[str, Any]:
 
 
 WRITES = [spec for spec in ALL_TOOLS if not spec.read_only]
+CLUSTER_WIDE = {spec.name for spec in ALL_TOOLS if spec.cluster_wide}
 READS = [spec for spec in ALL_TOOLS if spec.read_only and spec.api]
 
 
@@ -164,7 +166,7 @@ def write_cases() -> Iterator[tuple[str, str, dict[str, Any], str]]:
                 {**valid_args(spec, all=True), **({"node": "pve1"} if "node" in names else {})},
                 ("OUT_OF_SCOPE"),
             )
-        for name in (n for n, kind in names.items() if kind == "ref"):  # an HA SID or a replication job ID
+        for name in (n for n, kind in names.items() if kind in ("sid", "job")):  # an HA SID or a replication job ID
             ref = "vm:{}" if name == "sid" else "{}-0"
             yield spec.name, f"{name}-vmid", valid_args(spec, **{name: ref.format(106)}), "OUT_OF_SCOPE"
             yield spec.name, f"{name}-node", valid_args(spec, **{name: ref.format(102)}), "OUT_OF_SCOPE"
@@ -230,9 +232,9 @@ async def test_refusals_name_the_rule_and_how_to_lift_protection(sim: Simulator,
         _, by_node = await answer(client, "pve_stop_qemu_vm", {"vmid": 102, "confirm": True})
         _, guarded = await answer(client, "pve_start_lxc_container", {"vmid": 203})
     assert "PVE_ALLOWED_VMIDS=100-104,150-159,200-203" in by_vmid["message"]
-    assert (
-        by_node["message"].startswith("VM 102 'db-01' on pve3") and "PVE_ALLOWED_NODES=pve1,pve2" in by_node["message"]
-    )
+    # A guest on an out-of-scope node: the refusal names neither the guest nor its node, as a read would not.
+    assert by_node["message"] == "VMID 102 (vmid) is outside this server's scope: PVE_ALLOWED_NODES=pve1,pve2."
+    assert "db-01" not in json.dumps(by_node) and "pve3" not in json.dumps(by_node)
     assert guarded["code"] == "PROTECTED_GUEST" and "container 203 'ct-monitor'" in guarded["message"]
     assert "pct set 203 --tags 'infra'" in guarded["hint"]
 

@@ -6,6 +6,7 @@ one pass instead of one traceback at a time. Secrets are held as SecretStr and n
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -20,6 +21,7 @@ from pvemcp.catalog import ALL_TOOLS
 from pvemcp.config_file import SettingsText
 from pvemcp.pve.client import ApiToken
 from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
+from pvemcp.secret_input import check_secret, read_secret_file
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.inventory import Policy, hidden_by, parse_policy
 from pvemcp.server.scope import Scope, parse_scope
@@ -143,6 +145,18 @@ def _number(name: str, value: str | None, default: float, problems: list[str], *
     return number
 
 
+def _valid_host(host: str) -> bool:
+    """A name, an IPv4 address, or an IPv6 address with or without brackets (::1, [fd00::5]); no zone index."""
+    inner = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" not in inner:
+        return inner == host and _HOST.match(host) is not None
+    try:
+        ipaddress.IPv6Address(inner)
+    except ValueError:
+        return False
+    return "%" not in inner
+
+
 def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
     required = {
         "PROXMOX_HOST": env.proxmox_host,
@@ -155,19 +169,21 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
             problems.append(f"{name} is not set (or use --sandbox to try pvemcp on the simulated cluster)")
     secret = env.proxmox_token_secret.get_secret_value().strip() if env.proxmox_token_secret else ""
     secret_file = (env.proxmox_token_secret_file or "").strip()
-    if not secret and secret_file:
-        secret = _secret_from_file(secret_file, problems)
-    elif not secret:
+    if secret:
+        check_secret("PROXMOX_TOKEN_SECRET", secret, problems)
+    elif secret_file:  # the secret alone on the file's first line, so it stays out of client configs
+        secret = read_secret_file("PROXMOX_TOKEN_SECRET_FILE", secret_file, problems)
+    else:
         problems.append("PROXMOX_TOKEN_SECRET is not set (or name a file holding it in PROXMOX_TOKEN_SECRET_FILE)")
     host = (env.proxmox_host or "").strip()
-    if host and not _HOST.match(host):
+    if host and not _valid_host(host):
         problems.append(f"PROXMOX_HOST={host!r} is not a host name or IP address (no scheme, port or path)")
     for name, value in (
         ("PROXMOX_USER", env.proxmox_user),
         ("PROXMOX_REALM", env.proxmox_realm),
         ("PROXMOX_TOKEN_NAME", env.proxmox_token_name),
     ):
-        if value and value.strip() and not _NAME.match(value.strip()):
+        if value and value.strip() and not _NAME.fullmatch(value.strip()):
             problems.append(f"{name}={value.strip()!r} may only hold letters, digits, '.', '_' and '-'")
     port = _number("PROXMOX_PORT", env.proxmox_port, 8006, problems, low=1, high=65535)
     if not float(port).is_integer():
@@ -193,26 +209,6 @@ def _target(env: EnvSettings, problems: list[str]) -> ProxmoxTarget | None:
         tls=TlsConfig(ca_file=ca_file, fingerprint=fingerprint, insecure=insecure and not fingerprint),
         timeout=timeout,
     )
-
-
-def _secret_from_file(text: str, problems: list[str]) -> str:
-    """PROXMOX_TOKEN_SECRET_FILE: the secret alone on the file's first line, so it stays out of client configs."""
-    if any(ord(ch) < 32 for ch in text):
-        problems.append("PROXMOX_TOKEN_SECRET_FILE contains control characters")
-        return ""
-    path = Path(text).expanduser()
-    try:
-        if path.stat().st_size > 4096:
-            problems.append(f"PROXMOX_TOKEN_SECRET_FILE={text!r} is too large to hold a token secret")
-            return ""
-        lines = path.read_text("utf-8").strip().splitlines()
-        secret = lines[0].strip() if lines else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"PROXMOX_TOKEN_SECRET_FILE={text!r} cannot be read: {getattr(exc, 'strerror', None) or exc}")
-        return ""
-    if not secret:
-        problems.append(f"PROXMOX_TOKEN_SECRET_FILE={text!r} is empty")
-    return secret
 
 
 def ssh_settings(env: EnvSettings, problems: list[str], *, wanted: bool = True) -> SshSettings | None:

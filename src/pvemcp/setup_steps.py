@@ -265,7 +265,8 @@ def render_report(answers: Answers, report: CheckReport, *, width: int = 100) ->
     for label, value in summary_rows(answers, report):
         table.add_row(label, value)
     buffer = StringIO()
-    Console(file=buffer, highlight=False, width=width, color_system=None).print(table)
+    # Values are data (a fingerprint's ":CD:" is no emoji code, a "[name]" no markup): printed as they are.
+    Console(file=buffer, highlight=False, markup=False, emoji=False, width=width, color_system=None).print(table)
     lines = [buffer.getvalue().rstrip("\n")]
     if report.error is not None:
         error = report.error

@@ -11,7 +11,8 @@ import pytest
 from pvemcp.audit import AuditLog
 from pvemcp.catalog import BY_NAME
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.rawpath import named, path_problem
+from pvemcp.server.rawpath import path_problem
+from pvemcp.server.reach import Reach, path_reach
 from pvemcp.server.scope import parse_scope
 from pvemcp.sim import Simulator
 from tests.conftest import McpFactory, mcp_client, payload
@@ -64,12 +65,20 @@ def test_well_formed_paths_pass_and_name_their_node_guest_or_task() -> None:
     upid = "UPID:pve1:00001234:00ABCDEF:69248100:qmstart:106:root@pam!pvemcp:"
     for path in ("/cluster/resources", "/access/users/root@pam", f"/nodes/pve1/tasks/{upid}/log", "/pools"):
         assert path_problem(path) is None, path
-    assert named(["nodes", "pve2", "qemu", "104", "config"]).vmid == 104
-    assert named(["nodes", "pve2", "tasks", upid]).upid == upid
-    assert named(["nodes", "pve1", "storage", "local-lvm", "content", "local-lvm:vm-105-disk-0"]).vmid == 105
-    assert named(["cluster", "ha", "resources", "ct:203"]).vmid == 203
-    assert named(["cluster", "replication", "101-0"]).vmid == 101
-    assert named(["cluster", "resources"]).node is None
+    assert named(["nodes", "pve2", "qemu", "104", "config"]) == ([104], ["pve2"], [])
+    assert named(["nodes", "pve2", "tasks", upid]) == ([], ["pve2"], [upid])
+    assert named(["nodes", "pve1", "storage", "local-lvm", "content", "local-lvm:vm-105-disk-0"])[0] == [105]
+    assert named(["cluster", "ha", "resources", "ct:203"]) == ([203], [], [])
+    assert named(["cluster", "replication", "101-0"]) == ([101], [], [])
+    assert named(["nodes", "pve1", "replication", "102-0", "log"])[0] == [102]
+    assert named(["cluster", "resources"]) == ([], [], [])
+
+
+def named(segments: list[str]) -> tuple[list[int], list[str], list[str]]:
+    """(guests, nodes, tasks) a path names, as server/reach.py reads it."""
+    reach = Reach()
+    path_reach(segments, reach)
+    return list(reach.named_vmids()), [str(n.value) for n in reach.nodes], [str(t.value) for t in reach.tasks]
 
 
 @pytest.mark.parametrize("path", MALFORMED, ids=repr)

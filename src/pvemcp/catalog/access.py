@@ -71,6 +71,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_create_user",
+        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Create user",
@@ -79,7 +80,7 @@ TOOLS = (
         path="/access/users",
         params=(
             USERID,
-            Param("password", "string", "Initial password, 8-64 chars (pve realm).", free_text=True),
+            Param("password", "string", "Initial password, 8-64 chars (pve realm).", free_text=True, secret=True),
             *USER_FIELDS,
         ),
         module=Module.ADVANCED,
@@ -90,6 +91,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_update_user",
+        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Update user",
@@ -106,6 +108,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_delete_user",
+        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Delete user",
@@ -119,6 +122,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_update_acl",
+        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Grant or revoke roles",
@@ -150,6 +154,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_create_api_token",
+        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Create API token",
@@ -171,6 +176,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_delete_api_token",
+        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Delete API token",

@@ -116,6 +116,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_delete_backup_job",
+        cluster_wide=True,
         category="backup",
         tier=Tier.FULL,
         title="Delete backup job",

@@ -39,6 +39,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_get_next_vmid",
+        asks_id=True,
         category="cluster",
         tier=Tier.READ_ONLY,
         title="Next free VMID",

@@ -63,6 +63,7 @@ def _rule_tools(scope: str, noun: str, path: str, where: tuple[Param, ...], kind
             handler=handler,
             at_least_one=at_least_one,
             differs=differs,
+            cluster_wide=scope == "cluster",
         )
 
     return [
@@ -162,6 +163,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_update_cluster_firewall_options",
+        cluster_wide=True,
         category="firewall",
         tier=Tier.FULL,
         title="Set datacenter firewall",

@@ -65,6 +65,7 @@ TOOLS = (
         ALIAS_NAME,
         Param("cidr", "string", "IP or network, e.g. 192.0.2.10 or 192.0.2.0/24.", required=True, free_text=True),
         COMMENT,
+        cluster_wide=True,
     ),
     _write(
         "pve_delete_cluster_firewall_alias",
@@ -75,6 +76,7 @@ TOOLS = (
         ALIAS_NAME,
         DIGEST,
         confirm=True,
+        cluster_wide=True,
     ),
     _write(
         "pve_add_cluster_firewall_ipset_entry",
@@ -95,6 +97,7 @@ TOOLS = (
         COMMENT,
         confirm=True,
         idempotent=False,
+        cluster_wide=True,
     ),
     _write(
         "pve_delete_cluster_firewall_ipset_entry",
@@ -106,5 +109,6 @@ TOOLS = (
         Param("cidr", "string", "The entry's cidr as listed.", required=True, free_text=True),
         DIGEST,
         confirm=True,
+        cluster_wide=True,
     ),
 )

@@ -96,7 +96,7 @@ TOOLS = (
             BRIDGE,
             Param("ip", "string", "eth0 IPv4: dhcp (default) or CIDR.", free_text=True, local=True),
             Param("gw", "string", "Gateway for a static ip.", local=True),
-            Param("password", "string", "Root password.", free_text=True),
+            Param("password", "string", "Root password.", free_text=True, secret=True),
             Param("ssh-public-keys", "string", "Root's SSH public keys, one per line.", free_text=True),
             Param("unprivileged", "boolean", "Default true."),
             ONBOOT,

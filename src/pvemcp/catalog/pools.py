@@ -28,6 +28,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_create_pool",
+        cluster_wide=True,
         category="pools",
         tier=Tier.FULL,
         title="Create pool",
@@ -59,6 +60,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_delete_pool",
+        cluster_wide=True,
         category="pools",
         tier=Tier.FULL,
         title="Delete pool",

@@ -1,7 +1,8 @@
 """The raw API: any Proxmox endpoint no other tool covers, under the same tiers, scope, confirmation and audit.
 
 Neither tool names an endpoint of its own (raw=True): the caller passes the path, which pvemcp checks for
-shape and scope (server/rawpath.py) and Proxmox answers as it would any client, unknown paths included.
+shape (server/rawpath.py) and reach (server/reach.py, with the write table in server/raw_table.py); Proxmox
+answers as it would any client, unknown paths included.
 """
 
 from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
@@ -25,6 +26,7 @@ TOOLS = (
         description=(
             "GET any Proxmox API path that no other tool covers and return Proxmox's answer as it is. Prefer a"
             " dedicated tool when one exists. Guests and nodes outside this server's scope read as unknown."
+            " A path keeps the tier of the tool that covers it; guest-agent and file-restore paths need read-execute."
         ),
         method="GET",
         path="/{path}",
@@ -39,9 +41,10 @@ TOOLS = (
         tier=Tier.FULL,
         title="Call any API path",
         description=(
-            "Send a POST, PUT or DELETE to any Proxmox API path that no other tool covers; an escape hatch for"
-            " changes without a dedicated tool, which should be preferred. Scope and protected guests apply to the"
-            " guest or node the path names. pve_preview shows the request first. Waits for a task it starts."
+            "Send a POST, PUT or DELETE to a Proxmox API path that no other tool covers; an escape hatch, a dedicated"
+            " tool should be preferred. Under a scope or protected tag only endpoints whose reach pvemcp models are"
+            " sent; params values are strings, integers or booleans. pve_preview shows the request first. Waits for"
+            " a task it starts."
         ),
         method="POST",
         path="/{path}",

@@ -76,6 +76,7 @@ TOOLS = (
         Param("alias", "string", "Description shown in the GUI.", free_text=True, max_length=256),
         Param("vlanaware", "boolean", "Let guests pass their own VLAN tags through."),
         Param("isolate-ports", "boolean", "Isolate the vnet's ports from each other."),
+        cluster_wide=True,
     ),
     write(
         "pve_delete_sdn_vnet",
@@ -85,6 +86,7 @@ TOOLS = (
         "/cluster/sdn/vnets/{vnet}",
         VNET,
         confirm=True,
+        cluster_wide=True,
     ),
     write(
         "pve_create_sdn_subnet",
@@ -105,6 +107,7 @@ TOOLS = (
         Param("dnszoneprefix", "string", "DNS domain prefix, e.g. adm."),
         Param("dhcp-dns-server", "string", "DNS server handed out by DHCP."),
         fixed=MappingProxyType({"type": "subnet"}),
+        cluster_wide=True,
     ),
     write(
         "pve_delete_sdn_subnet",
@@ -115,6 +118,7 @@ TOOLS = (
         VNET,
         SUBNET_ID,
         confirm=True,
+        cluster_wide=True,
     ),
     write(
         "pve_apply_sdn_changes",
@@ -125,5 +129,7 @@ TOOLS = (
         "/cluster/sdn",
         confirm=True,
         returns_task=True,
+        cluster_wide=True,
+        spans_nodes=True,
     ),
 )

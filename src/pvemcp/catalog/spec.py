@@ -63,6 +63,7 @@ class Param:
     local: bool = False  # used by pvemcp itself (filtering, shaping), never sent to Proxmox
     wire: str | None = None  # Proxmox's name for it, when the tool's name differs (archive → ostemplate)
     encoding: Literal["pve-urlencode"] | None = None  # extra encoding Proxmox demands (cloud-init sshkeys)
+    secret: bool = False  # carries a secret (a password, a private key): redacted in the audit log and previews
 
     @property
     def api_name(self) -> str:
@@ -135,6 +136,13 @@ class ToolSpec:
     ssh: bool = False  # runs over the SSH channel (hidden unless it is configured)
     api: bool = True  # False: pvemcp answers itself (pve_preview); method and path name no endpoint of its own
     raw: bool = False  # the raw API: the caller names method and path ("/{path}"); checked by server/rawpath.py
+    # What the tool reaches beyond its arguments (server/reach.py): cluster-wide objects that are neither a guest
+    # nor a node; a read asking whether a VMID is free; an action that runs on every node; what leaving an
+    # argument out reaches (prune without vmid: every guest's backups on the storage).
+    cluster_wide: bool = False
+    asks_id: bool = False
+    spans_nodes: bool = False
+    missing: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def read_only(self) -> bool:

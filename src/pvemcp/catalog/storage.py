@@ -79,6 +79,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_create_storage",
+        cluster_wide=True,
         category="storage",
         tier=Tier.FULL,
         title="Add storage",
@@ -111,6 +112,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_update_storage",
+        cluster_wide=True,
         category="storage",
         tier=Tier.FULL,
         title="Change storage",
@@ -135,6 +137,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_delete_storage",
+        cluster_wide=True,
         category="storage",
         tier=Tier.FULL,
         title="Remove storage",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from pvemcp.catalog.spec import NODE, STORAGE, Module, Param, Tier, ToolSpec
 
 CATEGORY = "storage"
@@ -97,6 +99,7 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_prune_backups",
+        missing=MappingProxyType({"vmid": "storage-backups"}),
         category=CATEGORY,
         tier=Tier.FULL,
         title="Prune backups",

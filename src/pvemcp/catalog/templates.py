@@ -82,7 +82,7 @@ TOOLS = (
             NODE_FOR_GUEST,
             VMID,
             Param("ciuser", "string", "User to create instead of the default."),
-            Param("cipassword", "string", "Its password (stored hashed); prefer sshkeys.", free_text=True),
+            Param("cipassword", "string", "Its password (stored hashed); prefer sshkeys.", free_text=True, secret=True),
             Param(
                 "sshkeys",
                 "string",

@@ -63,5 +63,5 @@ def render_tools(policy: Policy, *, as_json: bool, show_all: bool) -> str:
             ", ".join(row["aliases"]),
         )
     buffer = io.StringIO()
-    Console(file=buffer, width=160, color_system=None).print(table)
+    Console(file=buffer, width=160, color_system=None, markup=False, emoji=False).print(table)
     return buffer.getvalue().rstrip()

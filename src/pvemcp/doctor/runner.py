@@ -105,7 +105,14 @@ def render_table(results: Sequence[CheckResult], *, width: int, color: bool) -> 
         "" if counts[Status.RED] else ": all good"
     )
     buffer = io.StringIO()
-    console = Console(file=buffer, width=width, force_terminal=color, color_system="standard" if color else None)
+    console = Console(  # details are data: no markup and no emoji codes (a fingerprint's ":CD:") in them
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        markup=False,
+        emoji=False,
+    )
     console.print(table)
     console.print(summary)
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())

@@ -8,7 +8,8 @@ Layers, outermost first (each is a plain ASGI middleware, so a refused request c
     Authenticate      who is calling: a bearer token or an OAuth access token (identifies, never refuses)
     RateLimit         per credential, else per client address: 429 with Retry-After and RateLimit-*
     RequireAuth       401/403 with WWW-Authenticate for protected routes
-    routes            /mcp (the SDK's Streamable HTTP transport), /health, /ready, /metrics,
+    routes            /mcp (the SDK's Streamable HTTP transport behind SessionLimits: 2025-11-25 sessions
+                      capped per caller and in all), /health, /ready, /metrics,
                       /.well-known/oauth-protected-resource (OAuth mode)
 
 The MCP server, its listings and every caller's view are built before the first request; nothing is
@@ -30,16 +31,21 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from pvemcp.http.auth import GRANT_KEY, Authenticate, Authenticator, RequireAuth, protected_resource_routes
 from pvemcp.http.guards import HostOriginGuard, RequestLimits, SecurityHeaders
 from pvemcp.http.observe import Metrics, Readiness
 from pvemcp.http.ratelimit import RateLimit
+from pvemcp.http.sessions import SessionBook, SessionLimits
 from pvemcp.http.settings import HttpSettings
 from pvemcp.server.access import Grant
 from pvemcp.server.dispatch import Runtime
 
 MCP_PATH = "/mcp"
+# Who a request without a credential is, in the logs and the audit log: only a server without authentication
+# (loopback, or MCP_ALLOW_UNAUTHENTICATED) lets one through, and it must never pass for the local stdio user.
+ANONYMOUS_CALLER = "http:anonymous"
 
 
 def identify(ctx: ServerRequestContext[Any]) -> Grant | None:
@@ -68,7 +74,16 @@ def build_http_app(
         # Host and Origin are checked for every route by HostOriginGuard, with our settings.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=settings.max_body_bytes,
+        session_idle_timeout=settings.session_idle_timeout,
+        # A backstop only: SessionLimits refuses first, with a better answer. Twice the cap, so it never fires
+        # first, not even while the SDK has yet to reap a session whose idle time just ran out.
+        max_sessions=2 * settings.max_sessions,
     )
+    mcp: ASGIApp = StreamableHTTPASGIApp(manager)
+    if not settings.stateless:
+        book = SessionBook(settings.max_sessions, settings.max_sessions_per_caller, settings.session_idle_timeout)
+        metrics.open_sessions = book.live
+        mcp = SessionLimits(mcp, book, metrics)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "pvemcp"})
@@ -81,7 +96,7 @@ def build_http_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     routes: list[BaseRoute] = [
-        Route(MCP_PATH, endpoint=StreamableHTTPASGIApp(manager), methods=["GET", "POST", "DELETE"]),
+        Route(MCP_PATH, endpoint=mcp, methods=["GET", "POST", "DELETE"]),
         Route("/health", endpoint=health, methods=["GET"]),
         Route("/ready", endpoint=ready, methods=["GET"]),
         Route("/metrics", endpoint=metrics_page, methods=["GET"]),

@@ -1,8 +1,8 @@
 """What an operator watches: /metrics (Prometheus text format 0.0.4) and /ready (Proxmox reachable).
 
-Metrics are a handful of counters and one histogram kept in plain dicts: the server runs on one event
-loop, so no locking, and rendering the page walks a few hundred numbers. No client library is needed
-for that, and none is pulled in.
+Metrics are a handful of counters, a gauge of open sessions and one histogram kept in plain dicts: the
+server runs on one event loop, so no locking, and rendering the page walks a few hundred numbers. No
+client library is needed for that, and none is pulled in.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
 from pvemcp import __version__
+from pvemcp.logs import redact
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 
@@ -117,6 +118,8 @@ class Metrics:
         self.durations: dict[str, _Histogram] = {}
         self.upstream_errors: dict[str, int] = {}
         self.rate_limit_rejections = 0
+        self.open_sessions: Callable[[], int] = lambda: 0  # set by the session limits when there are sessions
+        self.session_refusals = {"caller": 0, "server": 0}
 
     def observe_call(self, tool: str, outcome: str, code: str | None, seconds: float) -> None:
         """Runtime.observe: called once after every tool call, whatever its outcome."""
@@ -131,6 +134,9 @@ class Metrics:
 
     def rate_limited(self) -> None:
         self.rate_limit_rejections += 1
+
+    def session_refused(self, limit: str) -> None:
+        self.session_refusals[limit] = self.session_refusals.get(limit, 0) + 1
 
     def render(self) -> str:
         lines: list[str] = []
@@ -149,6 +155,15 @@ class Metrics:
             lines.append(f"pvemcp_upstream_errors_total{_labels(code=code)} {count}")
         lines += _family("pvemcp_rate_limited_total", "counter", "HTTP requests refused with 429 by the rate limit.")
         lines.append(f"pvemcp_rate_limited_total {self.rate_limit_rejections}")
+        lines += _family("pvemcp_sessions_open", "gauge", "Open 2025-11-25 sessions (Mcp-Session-Id).")
+        lines.append(f"pvemcp_sessions_open {self.open_sessions()}")
+        lines += _family(
+            "pvemcp_sessions_refused_total",
+            "counter",
+            "Session openings refused at MCP_MAX_SESSIONS_PER_CALLER (caller) or MCP_MAX_SESSIONS (server).",
+        )
+        for limit, count in sorted(self.session_refusals.items()):
+            lines.append(f"pvemcp_sessions_refused_total{_labels(limit=limit)} {count}")
         lines += _family("pvemcp_build_info", "gauge", "The running pvemcp version (always 1).")
         lines.append(f"pvemcp_build_info{_labels(version=__version__)} 1")
         lines += _family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.")
@@ -179,6 +194,8 @@ Answer = tuple[bool, dict[str, Any]]
 
 class Readiness:
     """Is Proxmox reachable with the configured token? One GET /version through our client, cached.
+
+    /ready answers anyone: it names an error code and pvemcp's message for it, never a library's text.
 
     A load balancer may ask every second from many places: answers are kept for `ttl` seconds and
     concurrent checks share one probe, so /ready never multiplies into load on Proxmox.
@@ -216,8 +233,8 @@ class Readiness:
         try:
             with anyio.fail_after(self.timeout * 2):  # the client's retries included
                 data = await self.client.request("GET", "/version", timeout=self.timeout)
-        except PveMcpError as exc:
-            return False, {"code": str(exc.code), "message": exc.message}
+        except PveMcpError as exc:  # transport failures come in fixed words; Proxmox's own are scrubbed too
+            return False, {"code": str(exc.code), "message": redact(exc.message)}
         except TimeoutError:
             return False, {"code": str(ErrorCode.TIMEOUT), "message": "Proxmox did not answer GET /version in time."}
         version = data.get("version") if isinstance(data, dict) else None

@@ -41,7 +41,7 @@ class HttpService:
 
 async def build_service(config: Config, client: ProxmoxClient) -> HttpService:
     """The server, every caller's listing and the Starlette app, built before the first request."""
-    from pvemcp.http.app import build_http_app, identify
+    from pvemcp.http.app import ANONYMOUS_CALLER, build_http_app, identify
     from pvemcp.http.auth import load_authenticator
     from pvemcp.http.observe import Metrics, Readiness
     from pvemcp.server.app import build_server
@@ -56,7 +56,7 @@ async def build_service(config: Config, client: ProxmoxClient) -> HttpService:
     if authenticator is not None:
         for grant in authenticator.known_grants():
             runtime.for_caller(grant)  # every token's listing is built now, not at its first request
-    server = build_server(runtime, identify=identify, state_keys=settings.state_keys)
+    server = build_server(runtime, caller=ANONYMOUS_CALLER, identify=identify, state_keys=settings.state_keys)
     app = build_http_app(
         server,
         runtime,
@@ -140,6 +140,15 @@ async def serve_http(config: Config, *, print_config: bool = False) -> None:
             await client.aclose()
 
 
+def _session_limits(settings: HttpSettings) -> str:
+    idle = settings.session_idle_timeout
+    shown = f"{idle / 60:g} min" if idle >= 60 else f"{idle:g} s"
+    return (
+        f"sessions: at most {settings.max_sessions}, {settings.max_sessions_per_caller} per caller,"
+        f" closed after {shown} idle"
+    )
+
+
 def _announce(config: Config, port: int, tools: int, print_config: bool) -> None:
     settings = config.http
     assert settings is not None
@@ -152,7 +161,7 @@ def _announce(config: Config, port: int, tools: int, print_config: bool) -> None
         url,
         config.policy.tier.label,
         auth,
-        "stateless" if settings.stateless else "sessions",
+        "stateless" if settings.stateless else _session_limits(settings),
     )
     if print_config:
         sys.stderr.write(

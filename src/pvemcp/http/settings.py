@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,12 @@ from pydantic import SecretStr
 
 from pvemcp.config_file import SettingsText
 from pvemcp.http.tokens import TokenEntry, load_tokens_file, single_token_entry
+from pvemcp.secret_input import check_secret
 
-WILDCARDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - recognised, never a default
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# IPv4 as inet_aton reads it, and so a bind does: "0", "127.1", "0x7f.1" are addresses, not names.
+_INET_ATON = re.compile(r"^(0[xX][0-9A-Fa-f]+|[0-9]+)(\.(0[xX][0-9A-Fa-f]+|[0-9]+)){0,3}$")
 MIN_STATE_KEY = 32
 
 
@@ -39,6 +42,9 @@ class HttpEnv(SettingsText):
     mcp_request_timeout_ms: str | None = None
     mcp_keepalive_timeout_ms: str | None = None
     mcp_max_headers_count: str | None = None
+    mcp_max_sessions: str | None = None
+    mcp_max_sessions_per_caller: str | None = None
+    mcp_session_idle_timeout_ms: str | None = None
     mcp_metrics_public: str | None = None
     mcp_auth_tokens_file: str | None = None
     mcp_auth_token: SecretStr | None = None
@@ -72,6 +78,12 @@ class HttpSettings:
     request_timeout: float = 120.0  # to receive a whole request (headers and body)
     keepalive_timeout: float = 5.0
     max_headers: int = 100
+    # 2025-11-25 sessions (about 38 KiB each when idle, see bench/sessions.py): 1000 of them cost ~40 MB,
+    # room for tens of users with a few windows each; one caller may hold 50 (its windows, and sessions its
+    # client left open until they idle out). An hour of idleness spans the pauses of a chat.
+    max_sessions: int = 1000
+    max_sessions_per_caller: int = 50
+    session_idle_timeout: float = 3600.0  # seconds without a request before the SDK closes the session
     metrics_public: bool = False
     tokens_file: Path | None = None
     token_entries: tuple[TokenEntry, ...] = ()  # MCP_AUTH_TOKENS_FILE, parsed and checked at start-up
@@ -89,7 +101,9 @@ class HttpSettings:
 
     @property
     def wildcard(self) -> bool:
-        return self.host in WILDCARDS
+        """Listens on every interface: `*`, or any spelling of 0.0.0.0 and :: (`0`, `[::]`, `0:0:0:0:0:0:0:0` …)."""
+        address = bind_address(self.host)
+        return self.host == "*" or (address is not None and address.is_unspecified)
 
     @property
     def loopback(self) -> bool:
@@ -111,13 +125,31 @@ class HttpSettings:
         return tuple(values)
 
 
+def bind_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `host` names as the socket layer reads it (brackets off, IPv4-mapped unwrapped); None for names."""
+    bare = host.strip()
+    if bare.startswith("[") and bare.endswith("]"):
+        bare = bare[1:-1]
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        if not _INET_ATON.match(bare):
+            return None
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(bare))
+        except OSError:
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    address = bind_address(host)
+    return address is not None and address.is_loopback
 
 
 def normalize_host(value: str) -> str:
@@ -178,12 +210,11 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
     """Parse every MCP_* setting, appending each problem; the refuse-to-start rules are checked here too."""
     env = _env(environ)
     host = (env.mcp_host or "127.0.0.1").strip()
-    bare = host.strip("[]")
-    if bare not in WILDCARDS and not _HOSTNAME.match(bare):
-        try:
-            ipaddress.ip_address(bare)
-        except ValueError:
-            problems.append(f"MCP_HOST={host!r} is not an IP address or host name")
+    address = bind_address(host)
+    if address is not None:
+        host = str(address)  # one spelling for the bind, the checks below and the logs
+    elif host != "*" and not _HOSTNAME.match(host):
+        problems.append(f"MCP_HOST={host!r} is not an IP address or host name")
     port = int(_number("MCP_PORT", env.mcp_port, 3000, problems, low=0, high=65535))
     allowed_hosts = tuple(normalize_host(h) for h in _csv(env.mcp_allowed_hosts))
     origins: list[str] = []
@@ -200,6 +231,16 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
     request_t = _number("MCP_REQUEST_TIMEOUT_MS", env.mcp_request_timeout_ms, 120_000, problems, low=100, high=3.6e6)
     alive_t = _number("MCP_KEEPALIVE_TIMEOUT_MS", env.mcp_keepalive_timeout_ms, 5_000, problems, low=100, high=600_000)
     max_headers = _number("MCP_MAX_HEADERS_COUNT", env.mcp_max_headers_count, 100, problems, low=8, high=10_000)
+    sessions = _number("MCP_MAX_SESSIONS", env.mcp_max_sessions, 1000, problems, low=1, high=100_000)
+    per_caller = _number("MCP_MAX_SESSIONS_PER_CALLER", env.mcp_max_sessions_per_caller, 50, problems, low=1, high=1e5)
+    if (env.mcp_max_sessions_per_caller or "").strip() and per_caller > sessions:
+        problems.append(
+            f"MCP_MAX_SESSIONS_PER_CALLER={int(per_caller)} is above MCP_MAX_SESSIONS={int(sessions)}:"
+            " one caller could then hold every session"
+        )
+    idle_t = _number(
+        "MCP_SESSION_IDLE_TIMEOUT_MS", env.mcp_session_idle_timeout_ms, 3.6e6, problems, low=1000, high=86.4e6
+    )
     tokens_file: Path | None = None
     token_entries: tuple[TokenEntry, ...] = ()
     if (env.mcp_auth_tokens_file or "").strip():
@@ -210,6 +251,8 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
             token_entries, token_problems = load_tokens_file(tokens_file)
             problems.extend(token_problems)
     token = env.mcp_auth_token if env.mcp_auth_token and env.mcp_auth_token.get_secret_value().strip() else None
+    if token is not None and not check_secret("MCP_AUTH_TOKEN", token.get_secret_value().strip(), problems):
+        token = None
     if token is not None and len(token.get_secret_value().strip()) < 32:
         problems.append("MCP_AUTH_TOKEN is shorter than 32 characters; generate one with `pvemcp token new`")
     elif token is not None:
@@ -240,8 +283,9 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
     if public_url:
         _url("MCP_PUBLIC_URL", public_url, problems)
     keys: list[bytes] = []
-    if env.mcp_state_key is not None:
-        for key in _csv(env.mcp_state_key.get_secret_value()):
+    state_text = ",".join(_csv(env.mcp_state_key.get_secret_value() if env.mcp_state_key else ""))
+    if state_text and check_secret("MCP_STATE_KEY", state_text, problems):
+        for key in state_text.split(","):
             if len(key.encode()) < MIN_STATE_KEY:
                 problems.append(
                     f"MCP_STATE_KEY: each key needs at least {MIN_STATE_KEY} characters of randomness"
@@ -256,7 +300,7 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
         except ValueError:
             problems.append(f"MCP_TRUSTED_PROXIES: {proxy!r} is not an IP address or network")
     settings = HttpSettings(
-        host=bare if ":" in bare else host,
+        host=host,
         port=port,
         allowed_hosts=allowed_hosts,
         allowed_origins=tuple(origins),
@@ -267,6 +311,9 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
         request_timeout=request_t / 1000,
         keepalive_timeout=alive_t / 1000,
         max_headers=int(max_headers),
+        max_sessions=int(sessions),
+        max_sessions_per_caller=int(min(per_caller, sessions)),
+        session_idle_timeout=idle_t / 1000,
         metrics_public=_flag("MCP_METRICS_PUBLIC", env.mcp_metrics_public, problems),
         tokens_file=tokens_file,
         token_entries=token_entries,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pvemcp.catalog.spec import Tier
+from pvemcp.secret_input import read_small_file
 from pvemcp.server.access import Grant, VmidRanges
 from pvemcp.server.scope import parse_scope
 
@@ -32,6 +33,7 @@ SINGLE_TOKEN_CALLER = "token"  # noqa: S105 - a caller name, not a secret: the c
 ENTRY_KEYS = ("name", "sha256", "tier", "nodes", "vmids")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:+-]{0,63}$")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+MAX_TOKENS_FILE = 1 << 20  # some thousand entries
 TIER_SCOPES = {Tier.READ_ONLY: "pve:read", Tier.READ_EXECUTE: "pve:execute", Tier.FULL: "pve:admin"}
 
 
@@ -108,12 +110,20 @@ def single_token_entry(token: str) -> TokenEntry:
 
 
 def load_tokens_file(path: Path) -> tuple[tuple[TokenEntry, ...], list[str]]:
-    """The entries of MCP_AUTH_TOKENS_FILE and every problem found in it."""
+    """The entries of MCP_AUTH_TOKENS_FILE and every problem found in it.
+
+    The file holds digests, not tokens, so its mode is not checked; like a secret file it must be a regular
+    file of bounded size, so that a FIFO or device named by mistake cannot hang start-up.
+    """
     where = f"MCP_AUTH_TOKENS_FILE {str(path)!r}"
+    problems: list[str] = []
+    found = read_small_file("MCP_AUTH_TOKENS_FILE", str(path), problems, max_bytes=MAX_TOKENS_FILE)
+    if found is None:
+        return (), problems
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return (), [f"{where} cannot be read: {exc.__class__.__name__}"]
+        text = found[0].decode("utf-8")
+    except UnicodeDecodeError:
+        return (), [f"{where} is not UTF-8 text"]
     return parse_tokens(text, where)
 
 

@@ -3,6 +3,9 @@
 Retries are for idempotent reads (GET) and transient failures only (connection errors, 502, 503,
 504 and pveproxy's 596), with capped, jittered backoff. Writes are sent exactly once: a retried
 `start` or `create` could act twice. Each request has a deadline that cancels it for real.
+
+A failure on the way is reported in pvemcp's own fixed words, never in the HTTP library's: its text may
+quote the request, and the request carries the token secret in its Authorization header.
 """
 
 from __future__ import annotations
@@ -23,11 +26,28 @@ import httpx2
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ProxmoxApiError, ProxmoxTransportError, transport_error
 from pvemcp.pve.tls import PinningBackend, TlsConfig, classify_tls_failure
+from pvemcp.secret_input import printable_ascii
 
 log = logging.getLogger("pvemcp.pve")
 
 API_PREFIX = "/api2/json"
 TRANSIENT_STATUSES = frozenset({502, 503, 504, 596})
+BAD_HEADER = "the request could not be sent: a header value is not valid (check the token settings)"
+BAD_HEADER_HINT = (
+    "The API token holds a character an HTTP header cannot carry (a line break, another control character or a"
+    " non-ASCII character): check PROXMOX_USER, PROXMOX_REALM, PROXMOX_TOKEN_NAME and PROXMOX_TOKEN_SECRET"
+    " (or the file PROXMOX_TOKEN_SECRET_FILE names)."
+)
+REFUSED_LOCALLY = "the request could not be sent: the HTTP library refused to build it"
+REFUSED_LOCALLY_HINT = "Nothing reached Proxmox. This is a bug in pvemcp: report it with the tool and its arguments."
+
+
+class RequestNotSentError(ProxmoxTransportError):
+    """The request never left this process, so nothing reached Proxmox and a retry cannot help."""
+
+
+def bad_header() -> RequestNotSentError:
+    return RequestNotSentError(ErrorCode.PROXMOX_AUTH_FAILED, BAD_HEADER, BAD_HEADER_HINT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +120,13 @@ class ProxmoxClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._token_id = token.token_id
+        # A token no header can carry is not handed to the HTTP library, whose errors would quote it.
+        self._unsendable = not printable_ascii(token.header)
+        headers = {"Accept": "application/json"} | ({} if self._unsendable else {"Authorization": token.header})
         self._http = httpx2.AsyncClient(
             base_url=self.base_url + API_PREFIX,
             transport=transport,
-            headers={"Authorization": token.header, "Accept": "application/json"},
+            headers=headers,
             timeout=httpx2.Timeout(timeout),
             trust_env=False,
         )
@@ -126,13 +149,16 @@ class ProxmoxClient:
     ) -> Any:
         """Send one API call and return its `data`; raises a classified PveMcpError."""
         method = method.upper()
+        if self._unsendable:
+            raise bad_header()
         attempts = self.retry.attempts if method == "GET" else 1
         for attempt in range(1, attempts + 1):
             try:
                 return await self._send_once(method, path, params, timeout or self.timeout)
             except (ProxmoxApiError, ProxmoxTransportError) as exc:
-                transient = exc.code in (ErrorCode.CONNECTION_REFUSED, ErrorCode.CONNECTION_RESET) or (
-                    exc.status in TRANSIENT_STATUSES
+                transient = not isinstance(exc, RequestNotSentError) and (
+                    exc.code in (ErrorCode.CONNECTION_REFUSED, ErrorCode.CONNECTION_RESET)
+                    or exc.status in TRANSIENT_STATUSES
                 )
                 if not transient or attempt == attempts:
                     raise
@@ -163,7 +189,7 @@ class ProxmoxClient:
             raise transport_error(
                 ErrorCode.TIMEOUT, f"Proxmox did not answer {method} {path} within {timeout:g} s."
             ) from None
-        except httpx2.TransportError as exc:
+        except (httpx2.TransportError, UnicodeError) as exc:
             raise _classify_transport(exc, method, path) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug("%s %s -> %d (%.1f ms)", method, path, response.status_code, elapsed_ms)
@@ -185,23 +211,45 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
-def _classify_transport(exc: httpx2.TransportError, method: str, path: str) -> ProxmoxTransportError:
+def _local_refusal(chain: list[BaseException]) -> RequestNotSentError | None:
+    """The HTTP library would not build the request: a header it cannot encode or frame, or another reason."""
+    for item in chain:
+        if isinstance(item, UnicodeError):
+            return bad_header()
+        if type(item).__name__ == "LocalProtocolError":  # h11's, or httpcore2's and httpx2's wrapping it
+            if "header" in str(item).lower():  # read to choose the wording, never shown
+                return bad_header()
+            return RequestNotSentError(ErrorCode.CONNECTION_RESET, REFUSED_LOCALLY, REFUSED_LOCALLY_HINT)
+    return None
+
+
+def _os_reason(chain: list[BaseException]) -> str:
+    """The operating system's short reason (e.g. "Connection refused"), when the chain holds one."""
+    reason = next((item.strerror for item in chain if isinstance(item, OSError) and item.strerror), None)
+    return f": {reason}" if reason else ""
+
+
+def _classify_transport(exc: BaseException, method: str, path: str) -> ProxmoxTransportError:
+    """A transport failure in fixed words: the library's own text is never passed on (it may quote headers)."""
+    chain = _chain(exc)
+    refused = _local_refusal(chain)
+    if refused is not None:
+        return refused
     tls = classify_tls_failure(exc)
     if tls is not None:
         return tls
     where = f"{method} {path}"
-    for item in _chain(exc):
+    for item in chain:
         if isinstance(item, ConnectionRefusedError):
             return transport_error(ErrorCode.CONNECTION_REFUSED, f"Connection refused ({where}).")
         if isinstance(item, socket.gaierror):
-            return transport_error(ErrorCode.DNS_RESOLUTION_FAILED, f"Host name lookup failed: {item}.")
+            return transport_error(ErrorCode.DNS_RESOLUTION_FAILED, f"Host name lookup failed{_os_reason([item])}.")
         if isinstance(item, OSError) and item.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ENETDOWN):
-            return transport_error(ErrorCode.HOST_UNREACHABLE, f"Host unreachable ({where}): {item}.")
+            return transport_error(ErrorCode.HOST_UNREACHABLE, f"Host unreachable ({where}){_os_reason([item])}.")
     if isinstance(exc, httpx2.ConnectError):
-        text = str(exc) or type(exc).__name__
-        if "refused" in text.lower() or "connect call failed" in text.lower():
-            return transport_error(ErrorCode.CONNECTION_REFUSED, f"Connection refused ({where}): {text}.")
-        return transport_error(ErrorCode.CONNECTION_REFUSED, f"Could not connect ({where}): {text}.")
-    return transport_error(
-        ErrorCode.CONNECTION_RESET, f"The connection failed during {where}: {exc or type(exc).__name__}."
-    )
+        return transport_error(ErrorCode.CONNECTION_REFUSED, f"Could not connect ({where}){_os_reason(chain)}.")
+    if isinstance(exc, httpx2.RemoteProtocolError):
+        return transport_error(
+            ErrorCode.CONNECTION_RESET, f"Proxmox closed the connection or broke the HTTP protocol during {where}."
+        )
+    return transport_error(ErrorCode.CONNECTION_RESET, f"The connection failed during {where} ({type(exc).__name__}).")

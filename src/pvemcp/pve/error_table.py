@@ -54,6 +54,10 @@ WHEN: dict[ErrorCode, str] = {
         "Between confirmation and action the vmid came to name another guest (name or type changed) or the"
         " guest moved node; nothing was done."
     ),
+    E.APPROVAL_ALREADY_USED: (
+        "A 2026-07-28 retry brought back a confirmation state this process had already seen answered"
+        " (approved, or declined): an approval carries out its action once; nothing was done."
+    ),
     E.OUT_OF_SCOPE: "A write names a node or guest outside PVE_ALLOWED_NODES / PVE_ALLOWED_VMIDS.",
     E.PROTECTED_GUEST: "A write names a guest tagged with PVE_PROTECTED_TAG (default pvemcp-protected).",
     E.GUEST_NOT_FOUND: (
@@ -93,6 +97,10 @@ REFUSAL_HINTS: dict[ErrorCode, str] = {
     ),
     E.CONFIRMATION_DECLINED: "Leave it as it is; only try again if the user asks for it again.",
     E.TARGET_CHANGED: "Look the guest up again and ask the user whether the change is still wanted.",
+    E.APPROVAL_ALREADY_USED: (
+        "Do not resend the old requestState. If the change is still wanted, call the tool again without it:"
+        " the user must approve it again."
+    ),
     E.OUT_OF_SCOPE: "Work within the scope the message names; only an administrator can widen it.",
     E.PROTECTED_GUEST: "Leave the guest alone; only an administrator removing the tag in Proxmox lifts that.",
     E.GUEST_NOT_FOUND: "List guests with pve_list_cluster_resources (type vm) and use one of their vmids.",

@@ -1,7 +1,8 @@
 """Proxmox's wire quirks, kept in one place.
 
 - Requests: GET/DELETE send parameters in the query, POST/PUT as a form body; booleans travel as
-  0/1, lists as repeated keys, and absent values are not sent at all.
+  0/1, lists as repeated keys, and absent values are not sent at all. A query string has a length limit
+  (MAX_QUERY), checked before any request.
 - Answers: success is `{"data": ...}`; an error's text sits in the HTTP reason phrase and, in recent
   versions, the body's `message`, with per-parameter reasons in `errors`.
 - A PVE "does not exist" arrives as HTTP 500; it is a not-found, so it is classified as one here, and so
@@ -15,7 +16,7 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from pvemcp.pve.errors import ErrorCode, ProxmoxApiError, api_error
 
@@ -42,6 +43,25 @@ def encode_params(params: Mapping[str, Any] | None) -> WireParams:
         else:
             pairs.append((key, encode_value(value)))
     return pairs
+
+
+# The longest query string (percent-encoded, without '?') sent to Proxmox. pveproxy reads the request line
+# into a 64 KiB buffer and drops the connection past it, and a reverse proxy in front of it usually stops
+# at 8 KiB (nginx's default large_client_header_buffers answers 414 URI Too Long). Real GET and DELETE
+# parameters (names, filters, journal cursors, file paths) stay far below.
+MAX_QUERY = 8 * 1024
+
+
+def query_problem(pairs: WireParams) -> str | None:
+    """Why these encoded parameters cannot travel as a URL's query string, or None when they can."""
+    size = len(urlencode(pairs))
+    if size <= MAX_QUERY:
+        return None
+    longest = max(pairs, key=lambda pair: len(urlencode([pair])))[0]
+    return (
+        f"the parameters make a query string of {size:,} bytes, more than the {MAX_QUERY:,} a request URL"
+        f" may carry (the longest is {longest!r})"
+    )
 
 
 def expand_path(template: str, values: Mapping[str, Any]) -> str:

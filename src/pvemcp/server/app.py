@@ -14,7 +14,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pvemcp import __version__
 from pvemcp.server.access import Grant
-from pvemcp.server.confirm import ConfirmMode
+from pvemcp.server.confirm import STATE_LIFETIME, ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
 from pvemcp.server.prompts import Prompts
@@ -159,7 +159,9 @@ def build_server(
         on_completion=resources.complete,
     )
     # 2026-07-28 confirmations travel as InputRequiredResult: the SDK seals our requestState (AES-GCM,
-    # bound to the tool and its arguments, short-lived) and verifies it when the client calls again.
-    security = RequestStateSecurity(codec=LazyStateCodec(list(state_keys) or [os.urandom(32)]), ttl=600)
+    # bound to the tool and its arguments, short-lived) and verifies it when the client calls again. The
+    # seal does not stop the same state coming back twice: confirm.py spends each state's nonce once.
+    keys = list(state_keys) or [os.urandom(32)]
+    security = RequestStateSecurity(codec=LazyStateCodec(keys), ttl=STATE_LIFETIME)
     server.middleware.append(RequestStateBoundary(security, default_audience="pvemcp"))
     return server

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.context import CallContext
+from pvemcp.server.resolve import GuestRef
 
 if TYPE_CHECKING:
     from pvemcp.server.dispatch import Runtime
@@ -18,25 +20,67 @@ if TYPE_CHECKING:
 CONTROL_ARGS = frozenset({"confirm", "wait_seconds"})
 
 
-# Arguments whose values are secrets: redacted wherever a call is described (audit log, preview).
-SECRET_ARGS = frozenset(
+# Words that make a key name a secret's, matched against its parts (split on "-", "_", "." and camelCase, in
+# lower case): "key" redacts encryption-key, eab-hmac-key and a certificate upload's key, not keep-last or sshkeys.
+SECRET_PARTS = frozenset(
     {
-        *("password", "cipassword", "confirmation-password", "secret", "token_secret", "token"),
-        *("certkey", "client-key", "eab-hmac-key", "encryption-key", "keyring"),
+        *("key", "password", "passwd", "pass", "secret", "token", "passphrase", "private", "privkey", "certkey"),
+        *("hmac", "keyring", "cookie", "ticket", "csrf", "authorization", "credential", "credentials"),
+        *("otp", "totp", "apikey"),
     }
 )
+# Words that mark a secret inside a longer part too (cipassword, clientsecret, vncticket).
+SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "ticket", "privkey", "keyring")
+_PARTS = re.compile(r"[-_.\s]+|(?<=[a-z0-9])(?=[A-Z])")
+# A private key in PEM form is a secret under any name (a certificate chain pasted together with its key).
+PRIVATE_KEY_PEM = "PRIVATE KEY-----"
 REDACTED = "***"
 
 
+def secret_name(key: str) -> bool:
+    """Does this parameter name, by its words, carry a secret? Public keys (sshkeys, ssh-public-keys) do not."""
+    parts = [part.lower() for part in _PARTS.split(key) if part]
+    return any(part in SECRET_PARTS or any(word in part for word in SECRET_WORDS) for part in parts)
+
+
+def _marked() -> frozenset[str]:
+    """Every catalog parameter marked secret, under its own name and Proxmox's. A name means one thing
+    throughout the catalog (tests/test_redaction.py holds it to that), so the mark applies wherever it is used."""
+    from pvemcp.catalog import ALL_TOOLS
+
+    return frozenset(name for spec in ALL_TOOLS for p in spec.all_params if p.secret for name in (p.name, p.api_name))
+
+
+# Arguments whose values are secrets by the catalog's mark, plus the names Proxmox uses for its own secrets.
+SECRET_ARGS = _marked() | {"confirmation-password", "token_secret", "certkey", "client-key", "eab-hmac-key"}
+
+
+def is_secret(key: str, value: Any) -> bool:
+    if value is None:
+        return False
+    if key in SECRET_ARGS or secret_name(key):
+        return True
+    return isinstance(value, str) and PRIVATE_KEY_PEM in value
+
+
 def redacted(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Secrets masked, at any depth: the raw API's `params` and a preview's `arguments` hold arguments too."""
-    return {key: _masked(key, value) for key, value in args.items()}
+    """Secrets masked at any depth: the one redaction of the audit log and pve_preview.
+
+    Masked: a name the catalog marks `secret`; any key whose words name a secret, for the raw API's `params`,
+    a preview's `arguments` and other mappings inside have no catalog record to go by; a PEM private key
+    under any name. Public keys (sshkeys) stay on record: which key was let in is worth auditing.
+    """
+    return {key: _masked(str(key), value) for key, value in args.items()}
 
 
 def _masked(key: str, value: Any) -> Any:
-    if key in SECRET_ARGS and value is not None:
+    if is_secret(key, value):
         return REDACTED
-    return redacted(value) if isinstance(value, Mapping) else value
+    if isinstance(value, Mapping):
+        return redacted(value)
+    if isinstance(value, list | tuple):
+        return [_masked("", item) for item in value]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +90,7 @@ class Call:
     client: ProxmoxClient
     runtime: Runtime | None = None  # for the tools that act on pvemcp itself (pve_preview, pve_wait_task)
     ctx: CallContext | None = None
+    target: GuestRef | None = None  # the guest the scope guard found the call acts on (server/guard.py)
 
 
 Handler = Callable[[Call], Awaitable[Any]]

@@ -3,13 +3,19 @@
 A person's approval comes through MCP elicitation: inline (elicitation/create, 2025-11-25) or as an
 InputRequiredResult whose sealed requestState carries what was asked (2026-07-28). An approval is bound
 to the guest it named: the guest is read again just before acting, so a "yes" to VM 104 'db-primary'
-never becomes a change to whatever VM 104 has become since.
+never becomes a change to whatever VM 104 has become since. And it acts once: the 2025-11-25 question lives
+inside one call, and each 2026-07-28 state carries a nonce this process spends when the state is answered.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import math
 import re
+import secrets
+import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +27,7 @@ from pydantic import ValidationError
 
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.errors import ErrorCode, ToolCallError
+from pvemcp.server.call import redacted
 from pvemcp.server.context import CallContext
 from pvemcp.server.resolve import GuestRef
 
@@ -41,7 +48,11 @@ class Approval:
 Relocate = Callable[[], Awaitable[GuestRef | None]]
 
 ANSWER_KEY = "confirm"  # the key of our one input request and of the client's answer to it
-STATE_KIND = "pvemcp.confirm/1"
+STATE_KIND = "pvemcp.confirm/2"  # /1 carried no nonce: such a state is asked again, never acted on
+STATE_LIFETIME = 600.0  # seconds a sealed requestState stays valid (app.py gives the SDK this ttl)
+# Clock difference allowed between the replica that minted a state and the one spending it (the SDK
+# itself accepts states minted up to 60 s "in the future").
+CLOCK_MARGIN = 120.0
 # Arguments that tell a person what exactly is affected; anything else (secrets included) stays out of the form.
 GUEST_DETAILS = (
     *("method", "path", "command", "argv", "snapname", "target", "online"),
@@ -51,8 +62,61 @@ OTHER_DETAILS = (
     *("node", "vmid", "storage", "archive", "id", "poolid", "userid", "tokenid"),
     *("method", "path", "roles", "users", "groups", "tokens", "delete", "iface", "pos", "upid", "force"),
 )
+RAW_DETAILS = 12  # a raw call's parameters shown in its form, secrets redacted
 SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])")
 NOTHING_CHANGED = "nothing was changed"
+
+
+class UsedApprovals:
+    """The nonces of 2026-07-28 confirmation states already answered in this process.
+
+    The client holds a sealed state for its whole lifetime, so the seal alone lets one "yes" be sent
+    again and act again. Each nonce is kept until its state can no longer be unsealed anyway (minted +
+    lifetime + margin), and at most `capacity` are kept: when the store is full the one expiring first is
+    forgotten and every state expiring no later than it is refused from then on, so running out of room
+    refuses approvals instead of letting one act twice. Check-and-spend holds a lock and never awaits, so
+    two concurrent retries of one state cannot both pass.
+    """
+
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        lifetime: float = STATE_LIFETIME + CLOCK_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.capacity = capacity
+        self._lifetime = lifetime
+        self._clock = clock  # wall time: the state's mint time may come from another replica's clock
+        self._expires: dict[str, float] = {}
+        self._queue: list[tuple[float, str]] = []  # (expires, nonce), a heap
+        self._horizon = -math.inf  # states expiring at or before it were forgotten: refused
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._expires)
+
+    def spend(self, nonce: str, minted: float) -> str | None:
+        """Mark the state's nonce used; None if it was fresh, otherwise why it may not act."""
+        expires = minted + self._lifetime
+        with self._lock:
+            now = self._clock()
+            while self._queue and self._queue[0][0] <= now:
+                del self._expires[heapq.heappop(self._queue)[1]]
+            if nonce in self._expires:
+                return "was already used"
+            if len(self._expires) >= self.capacity and expires > self._horizon:
+                oldest, forgotten = heapq.heappop(self._queue)
+                del self._expires[forgotten]
+                self._horizon = max(self._horizon, oldest)
+            if expires <= now or expires <= self._horizon:
+                return "is too old to be checked for an earlier use"
+            self._expires[nonce] = expires
+            heapq.heappush(self._queue, (expires, nonce))
+            return None
+
+
+# One store per process, shared by every connection and caller: what "within one process" means.
+APPROVALS = UsedApprovals()
 
 
 def _detail(value: Any) -> str:
@@ -64,6 +128,11 @@ def describe_target(spec: ToolSpec, args: Mapping[str, Any], target: GuestRef | 
     """The action in a person's words: "Stop VM 104 'db-primary' on pve2", "Remove storage (storage=nfs)"."""
     keys = GUEST_DETAILS if target is not None else OTHER_DETAILS
     details = [f"{key}={_detail(args[key])}" for key in keys if args.get(key) not in (None, False, "")]
+    if spec.raw and isinstance(args.get("params"), Mapping):  # a raw call's parameters say what it does
+        params = redacted(args["params"])
+        details += [f"{key}={_detail(value)}" for key, value in list(params.items())[:RAW_DETAILS]]
+        if len(params) > RAW_DETAILS:
+            details.append(f"and {len(params) - RAW_DETAILS} more")
     suffix = f" ({', '.join(details)})" if details else ""
     if target is None:
         return spec.title + suffix
@@ -166,13 +235,35 @@ def _state(ctx: CallContext, spec: ToolSpec) -> dict[str, Any] | None:
         return None
     if not isinstance(state, dict) or state.get("kind") != STATE_KIND or state.get("tool") != spec.name:
         return None
-    target = state.get("target")
+    target, nonce, minted = state.get("target"), state.get("nonce"), state.get("minted")
+    if not (isinstance(nonce, str) and nonce and isinstance(minted, int | float) and not isinstance(minted, bool)):
+        return None
     return state if target is None or (isinstance(target, list) and len(target) == 4) else None
+
+
+def _spend(state: Mapping[str, Any], action: str) -> None:
+    """Let an accepted state act only the first time it comes back."""
+    why = APPROVALS.spend(state["nonce"], state["minted"])
+    if why is None:
+        return
+    raise ToolCallError(
+        ErrorCode.APPROVAL_ALREADY_USED,
+        f"{action} was not carried out: the approval sent with it {why}, and an approval carries out its"
+        f" action once; {NOTHING_CHANGED} by this call.",
+        "Do not resend this approval. If the change is still wanted, call the tool again without requestState:"
+        " the user must approve it again.",
+    )
 
 
 def _ask(spec: ToolSpec, action: str, target: GuestRef | None) -> types.InputRequiredResult:
     message, schema = _question(spec, action)
-    state = {"kind": STATE_KIND, "tool": spec.name, "target": _identity(target)}
+    state = {
+        "kind": STATE_KIND,
+        "tool": spec.name,
+        "target": _identity(target),
+        "nonce": secrets.token_urlsafe(16),  # this question's answer acts once (UsedApprovals)
+        "minted": round(time.time(), 3),
+    }
     return types.InputRequiredResult(
         input_requests={
             ANSWER_KEY: types.ElicitRequest(
@@ -192,7 +283,7 @@ async def confirm(
     ctx: CallContext,
     relocate: Relocate,
 ) -> Approval | types.InputRequiredResult:
-    """Approve, ask the human (inline or as an InputRequiredResult), or raise CONFIRMATION_REQUIRED."""
+    """Approve, ask the human (inline or as an InputRequiredResult), or raise why the call may not act."""
     if not spec.confirm:
         return Approval("not-needed")
     flagged = args.get("confirm") is True
@@ -206,8 +297,15 @@ async def confirm(
         answer = (ctx.input_responses or {}).get(ANSWER_KEY)
         if state is None or answer is None:  # first leg, or a retry that brings no answer to our question
             return _ask(spec, action, target)
-        _approve(answer, action)
+        try:
+            _approve(answer, action)
+        except ToolCallError:
+            # The answer is the client's word, not sealed: a state answered "no" must not be sent again
+            # with a "yes" that acts. Any answer spends the question.
+            APPROVALS.spend(state["nonce"], state["minted"])
+            raise
         _same_target(state["target"], target)  # this leg already read the guest afresh (scope.guard)
+        _spend(state, action)  # only now, about to act: a leg refused for its target keeps the approval
         return Approval("human")
     if ctx.elicit is None:
         raise _required(mode, action, called_as, flagged)

@@ -27,11 +27,13 @@ from pvemcp.server.access import Grant, narrowed_scope
 from pvemcp.server.call import Call, redacted
 from pvemcp.server.confirm import ConfirmMode, confirm
 from pvemcp.server.context import CallContext, RealClock, WaitClock
+from pvemcp.server.guard import EmptyRead, guard
 from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.listing import build_listing
 from pvemcp.server.resolve import GuestLocator, GuestRef, fill_location
-from pvemcp.server.scope import Scope, filter_result, guard, guest_homes
+from pvemcp.server.scope import Scope, filter_result, guest_homes
+from pvemcp.server.scoped_client import ScopedClient
 from pvemcp.server.validation import ArgumentValidator
 from pvemcp.server.waiting import follow
 from pvemcp.ssh.channel import RemoteRunner
@@ -47,6 +49,7 @@ REFUSALS = frozenset(
         ErrorCode.OUT_OF_SCOPE,
         ErrorCode.PROTECTED_GUEST,
         ErrorCode.TARGET_CHANGED,
+        ErrorCode.APPROVAL_ALREADY_USED,
         ErrorCode.GUEST_NOT_FOUND,
         ErrorCode.DIAGNOSTIC_COMMAND_NOT_ALLOWED,
         ErrorCode.INVALID_CONTAINER_NAME,
@@ -219,7 +222,11 @@ async def call_tool(
 async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str, Any] | types.InputRequiredResult:
     spec = attempt.spec
     args = runtime.validators[spec.name].validate(attempt.arguments)
-    target = attempt.target = await guard(runtime.scope, runtime.locator, spec, args)
+    begun, tier = time.monotonic(), runtime.inventory.policy.tier
+    try:
+        target = attempt.target = await guard(runtime.scope, runtime.locator, spec, args, tier)
+    except EmptyRead:  # a list filtered by a guest outside the scope: empty, as for an unknown guest
+        return shaping.shape(spec, args, [], runtime.max_result_bytes)
     # A call resuming after the human's answer compares the confirmed guest first, so a VM replaced by a
     # container under the same vmid reads as TARGET_CHANGED rather than as a type mismatch.
     resumed = ctx.request_state is not None
@@ -227,7 +234,7 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
         await fill_location(spec, args, runtime.locator)
 
     async def relocate() -> GuestRef | None:
-        return await guard(runtime.scope, runtime.locator, spec, args)
+        return await guard(runtime.scope, runtime.locator, spec, args, tier)
 
     approval = await confirm(runtime.confirm_mode, spec, attempt.name, args, target, ctx, relocate)
     if isinstance(approval, types.InputRequiredResult):
@@ -236,7 +243,9 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
         await fill_location(spec, args, runtime.locator)
     if approval.by != "not-needed":
         attempt.approval = approval.by
-    data = await HANDLERS[spec.handler or "rest"](Call(spec, args, runtime.client, runtime, ctx))
+    # Every request the handler sends passes the guard again; guests read since `begun` count as fresh.
+    client = ScopedClient(runtime.client, runtime.scope, runtime.locator, begun)
+    data = await HANDLERS[spec.handler or "rest"](Call(spec, args, client, runtime, ctx, target))
     if spec.returns_task and isinstance(data, Mapping) and isinstance(data.get("upid"), str):
         attempt.upid = str(data["upid"])
         data = await follow(runtime.client, runtime.clock, data, args, ctx)

@@ -20,10 +20,10 @@ from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
 from pvemcp.server.call import CONTROL_ARGS, REDACTED, SECRET_ARGS, Call, Handler, api_params, redacted
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
+from pvemcp.server.guard import EmptyRead, guard
 from pvemcp.server.inventory import Inventory, Policy, hidden_by
 from pvemcp.server.rawpath import raw_request
 from pvemcp.server.resolve import GuestRef, fill_location
-from pvemcp.server.scope import guard
 from pvemcp.server.validation import ArgumentValidator
 
 if TYPE_CHECKING:
@@ -213,7 +213,10 @@ async def verdict_for(
         verdict.update(reason=hidden[0], hidden_by=hidden[1])
     target: GuestRef | None = None
     try:
-        target = await guard(runtime.scope, runtime.locator, spec, args)
+        target = await guard(runtime.scope, runtime.locator, spec, args, runtime.inventory.policy.tier)
+    except EmptyRead:
+        verdict["answer"] = "an empty list: the guest it filters by is not within this server's scope"
+        return verdict, None
     except ToolCallError as exc:
         if exc.code not in SCOPE_REFUSALS:
             raise
@@ -275,7 +278,8 @@ async def preview(call: Call) -> dict[str, Any]:
 
         result["ssh_commands"] = planned_commands(spec.name, args)
     notes: list[str] = []
-    requests = await planned_requests(runtime, ctx, spec, args, verdict["allowed"], notes)
+    answered = "answer" in verdict  # pvemcp answers without asking Proxmox
+    requests = [] if answered else await planned_requests(runtime, ctx, spec, args, verdict["allowed"], notes)
     result["requests"] = [{**r, "params": redacted(r["params"])} for r in requests]
     if spec.returns_task:
         wait = int(args.get("wait_seconds", WAIT_DEFAULT))

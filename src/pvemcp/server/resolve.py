@@ -42,6 +42,11 @@ class GuestLocator:
         self._fetched_at = float("-inf")
         self._lock = anyio.Lock()
 
+    @property
+    def client(self) -> ProxmoxClient:
+        """The client the cluster is read with (the guard reads a backup job's selection through it)."""
+        return self._client
+
     def forget(self) -> None:
         self._fetched_at = float("-inf")
 
@@ -61,18 +66,22 @@ class GuestLocator:
             self._guests = guests
             self._fetched_at = time.monotonic()
 
-    async def guests(self) -> Mapping[int, GuestRef]:
-        """Every guest by vmid, at most ttl seconds old (one cluster read when stale)."""
+    async def guests(self, *, fresh: bool = False, since: float | None = None) -> Mapping[int, GuestRef]:
+        """Every guest by vmid, at most ttl seconds old (one cluster read when stale); fresh=True reads now,
+        or, with `since`, accepts a read made after that moment."""
         now = time.monotonic()
-        if now - self._fetched_at > self._ttl:
+        if fresh:
+            await self._refresh(stale_before=now if since is None else since)
+        elif now - self._fetched_at > self._ttl:
             await self._refresh(stale_before=now - self._ttl)
         return self._guests
 
-    async def locate(self, vmid: int, *, fresh: bool = False) -> GuestRef:
-        """The guest's current place; fresh=True reads the cluster now (writes check tags and identity)."""
+    async def locate(self, vmid: int, *, fresh: bool = False, since: float | None = None) -> GuestRef:
+        """The guest's current place; fresh=True reads the cluster now (writes check tags and identity), or,
+        with `since`, accepts a read made after that moment."""
         now = time.monotonic()
         if fresh:
-            await self._refresh(stale_before=now)
+            await self._refresh(stale_before=now if since is None else since)
         elif now - self._fetched_at > self._ttl:
             await self._refresh(stale_before=now - self._ttl)
         ref = self._guests.get(vmid)

@@ -1,16 +1,26 @@
-"""Serving MCP on stdio, against a real cluster or the embedded sandbox."""
+"""Serving MCP on stdio, against a real cluster or the embedded sandbox.
+
+The SDK's stdio transport hands a line it cannot read to the server as an exception, which drops it in
+silence; here such a line gets the JSON-RPC answer instead (-32700 parse error, -32600 invalid request),
+so a client waiting for it is told, and the server goes on serving.
+"""
 
 from __future__ import annotations
 
 import gc
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pvemcp.config import Config
 from pvemcp.pve.client import ApiToken, ProxmoxClient
 from pvemcp.server.inventory import Inventory
 
 if TYPE_CHECKING:
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
+    from mcp.shared.message import SessionMessage
+    from mcp_types import JSONRPCError
+
     from pvemcp.server.dispatch import Runtime
 
 log = logging.getLogger("pvemcp")
@@ -41,6 +51,52 @@ def make_client(config: Config) -> ProxmoxClient:
             " read the API token. Prefer PROXMOX_TLS_FINGERPRINT or PROXMOX_TLS_CA_FILE."
         )
     return ProxmoxClient(target.base_url, target.token, tls=target.tls, timeout=target.timeout)
+
+
+PARSE_ERROR, INVALID_REQUEST = -32700, -32600
+
+
+def unreadable_answer(error: Exception) -> JSONRPCError | None:
+    """The JSON-RPC error for a line the transport could not read, or None for a blank line (nothing to answer)."""
+    import mcp_types as types
+    from pydantic import ValidationError
+
+    details = error.errors() if isinstance(error, ValidationError) else []
+    request_id: str | int | None = None
+    if details and details[0]["type"] == "json_invalid":
+        if not str(details[0].get("input", "x")).strip():
+            return None
+        code, message = PARSE_ERROR, "Parse error: the line is not JSON"
+    else:
+        code, message = INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message"
+        # A field missing from the message itself carries the whole message: answer its id when it has one.
+        whole = next((d["input"] for d in details if d["type"] == "missing" and len(d["loc"]) == 2), None)
+        found: Any = whole.get("id") if isinstance(whole, Mapping) else None
+        if isinstance(found, int | str) and not isinstance(found, bool):
+            request_id = found
+    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
+
+
+async def answer_unreadable(
+    source: ReadStream[SessionMessage | Exception],
+    sink: WriteStream[SessionMessage | Exception],
+    replies: WriteStream[SessionMessage],
+) -> None:
+    """Pass every message from `source` to `sink`; answer the lines the transport could not read on `replies`."""
+    import anyio
+    from mcp.shared.message import SessionMessage
+
+    try:
+        async with sink:
+            async for item in source:
+                answer = unreadable_answer(item) if isinstance(item, Exception) else None
+                if not isinstance(item, Exception):
+                    await sink.send(item)
+                elif answer is not None:
+                    log.warning("stdio: a line that is no JSON-RPC message got error %d", answer.error.code)
+                    await replies.send(SessionMessage(answer))
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        return  # the server stopped reading or writing: the connection is over
 
 
 def settle_heap() -> None:
@@ -113,7 +169,13 @@ async def serve_stdio(config: Config) -> None:
         )
         log_safety(config)
         async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
+            import anyio
+            from mcp.shared.message import SessionMessage
+
+            sink, messages = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(answer_unreadable, read_stream, sink, write_stream)
+                await server.run(messages, write_stream, server.create_initialization_options())
     finally:
         if runtime is not None and runtime.audit is not None:
             runtime.audit.close()

@@ -1,28 +1,33 @@
 """The ASGI app: /api2/json with PVE's envelope, token auth and faults, plus the /_sim/ control API.
 
 Plain ASGI (no framework) keeps the per-request overhead small. Order per request:
-record it, add latency, fire a matching fault, check the token, finish due tasks, route
-(501), resolve the node (500), check parameters (400), run the handler.
+record it (with what it addresses, when effects are recorded), add latency, fire a matching
+fault, check the token, finish due tasks, route (501), resolve the node (500), check
+parameters (400), run the handler. Finishing due tasks and the handler run inside the effect
+record's scope for this request (effects.py), with no await in between.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
 import anyio
 
+from .addressing import addressed
 from .asgi import Message, Receive, Send, error_body, header, ok_body, read_body, respond
 from .control import handle_control
 from .errors import ApiError, fail, param_error
 from .faults import LOGIN_PAGE, NGINX_502, Fault
 from .params import validate
-from .routes import Call, Download
+from .routes import Call, Download, Route
 
 if TYPE_CHECKING:
+    from .effects import Target
     from .simulator import Simulator
 
 log = logging.getLogger("pvemcp.sim")
@@ -34,11 +39,18 @@ MAX_RECORDED = 100_000
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One /api2/json request as received: ``path`` is relative to /api2/json, ``params`` raw."""
+    """One /api2/json request as received: ``path`` is relative to /api2/json, ``params`` raw.
+
+    With ``Simulator(record_effects=True)``, ``reads`` holds the guests and nodes it addressed and
+    ``changes`` those it changed, its tasks' changes included (simulator.py says what counts).
+    They take no part in comparisons, so a record still equals one built from the first three.
+    """
 
     method: str
     path: str
     params: dict[str, object] = field(default_factory=dict)
+    reads: set[Target] = field(default_factory=set, compare=False)
+    changes: set[Target] = field(default_factory=set, compare=False)
 
 
 def _merge(into: dict[str, object], pairs: list[tuple[str, str]]) -> None:
@@ -102,9 +114,14 @@ class SimApp:
             params = parse_params(scope, method, await read_body(receive))
         except ApiError as error:
             problem = error
-        sim.requests.append(RecordedRequest(method, rel, dict(params)))
+        record = RecordedRequest(method, rel, dict(params))
+        sim.requests.append(record)
         if len(sim.requests) > MAX_RECORDED:
             del sim.requests[: MAX_RECORDED // 2]
+        found = sim.router.match(method, segments)
+        effects = sim.effects
+        if effects is not None:
+            record.reads.update(addressed(sim.state, segments, found, params))
         if sim.latency_ms > 0:
             await anyio.sleep(sim.latency_ms / 1000)
         fault = sim.faults.take(method, rel)
@@ -115,13 +132,18 @@ class SimApp:
         if caller is None:
             await respond(send, 401, error_body(ApiError(401, "authentication failure\n")))
             return
-        sim.runner.settle()
-        try:
-            if problem is not None:
-                raise problem
-            result = self._dispatch(method, rel, segments, params, caller)
-        except ApiError as error:
-            await respond(send, error.status, error_body(error))
+        effects = sim.effects  # looked up again: recording may have been switched during the awaits
+        acting: AbstractContextManager[object] = nullcontext() if effects is None else effects.acting_for(record)
+        with acting:
+            sim.runner.settle()
+            try:
+                if problem is not None:
+                    raise problem
+                result = self._dispatch(method, rel, found, params, caller)
+            except ApiError as error:
+                result = error
+        if isinstance(result, ApiError):
+            await respond(send, result.status, error_body(result))
             return
         if isinstance(result, Download):
             disposition = f'attachment; filename="{result.filename}"'.encode()
@@ -130,9 +152,10 @@ class SimApp:
             return
         await respond(send, 200, ok_body(result))
 
-    def _dispatch(self, method: str, rel: str, segments: list[str], params: dict[str, object], caller: str) -> object:
+    def _dispatch(
+        self, method: str, rel: str, found: tuple[Route, dict[str, str]] | None, params: dict[str, object], caller: str
+    ) -> object:
         sim = self._sim
-        found = sim.router.match(method, segments)
         if found is None:
             raise ApiError(501, f"Method '{method} {rel}' not implemented")
         route, path_values = found

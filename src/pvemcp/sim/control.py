@@ -15,6 +15,7 @@ from .faults import Fault
 from .state import Guest
 
 if TYPE_CHECKING:
+    from .api import RecordedRequest
     from .simulator import Simulator
 
 
@@ -37,6 +38,15 @@ def guest_state(guest: Guest) -> dict[str, object]:
         "hastate": guest.hastate,
         "config": guest.config.as_dict(),
     }
+
+
+def _request_record(sim: Simulator, request: RecordedRequest) -> dict[str, object]:
+    """A recorded request; with effects recorded, its targets as [kind, id] pairs, sorted."""
+    record: dict[str, object] = {"method": request.method, "path": request.path, "params": request.params}
+    if sim.record_effects:
+        record["reads"] = [list(target) for target in sorted(request.reads)]
+        record["changes"] = [list(target) for target in sorted(request.changes)]
+    return record
 
 
 def _json_object(body: bytes) -> dict[str, object]:
@@ -85,7 +95,7 @@ def _dispatch(sim: Simulator, method: str, path: str, body: bytes) -> object:
     if route == ("POST", "/_sim/settle"):
         return {"finished": sim.settle()}
     if route == ("GET", "/_sim/requests"):
-        return [{"method": r.method, "path": r.path, "params": r.params} for r in sim.requests]
+        return [_request_record(sim, r) for r in sim.requests]
     if method == "GET" and path.startswith("/_sim/guests/"):
         vmid = path.rsplit("/", 1)[1]
         sim.settle()

@@ -9,6 +9,7 @@ refuses a table that does not declare them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from .clock import Clock
@@ -58,13 +59,18 @@ class RawJSON:
 
 @dataclass(eq=False)
 class Context:
-    """What handlers may touch: the cluster, the clock, the task runner and the caller."""
+    """What handlers may touch: the cluster, the clock, the task runner and the caller.
+
+    ``background()`` wraps work the cluster does on its own schedule (the replication scheduler
+    catching up), so the effect record does not credit it to the request that happened to wake it.
+    """
 
     state: ClusterState
     clock: Clock
     runner: TaskRunner
     user: str
     rendered: dict[int, Rendered] = field(default_factory=dict)
+    background: Callable[[], AbstractContextManager[object]] = nullcontext
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 Tests read and change these objects directly (``sim.state.guests[100].status``). A guest
 counts its own changes (``rev``) so that cached listings know when to render it again,
-even when a test edits it by hand.
+even when a test edits it by hand; a volume does too, so the effect record (footprint.py)
+can tell which ones changed without comparing every field.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from .sdn_state import SdnState
 GuestType = Literal["qemu", "lxc"]
 ConfigValue = str | int | float
 
-# Revisions are unique across all guests, so a guest re-created under an old VMID never
-# matches a render cached for its predecessor.
+# Revisions are unique across all guests and volumes, so a guest re-created under an old VMID
+# never matches a render cached for its predecessor, and a revision names one state of one object.
 _REVISIONS = itertools.count(1)
 
 
@@ -232,6 +233,12 @@ class Volume:
     notes: str | None = None
     subtype: str | None = None
     protected: bool = False
+
+    rev = 0  # not a field: a fresh revision after every attribute change, as for Guest
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "rev", next(_REVISIONS))
 
 
 @dataclass(eq=False)

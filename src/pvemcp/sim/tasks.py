@@ -16,7 +16,9 @@ import itertools
 import random
 import re
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Protocol
 
 from .clock import Clock
 from .metrics import GIB, max_disk
@@ -66,6 +68,14 @@ PROGRESS: dict[str, ProgressLine] = {
     "qmrestore": restore_line,
     "vzrestore": restore_line,
 }
+
+
+class TaskWatch(Protocol):
+    """Told when due tasks are about to finish, and wraps each one (effects.py records their changes)."""
+
+    def settling(self) -> AbstractContextManager[object]: ...
+
+    def finishing(self, task: Task) -> AbstractContextManager[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +194,7 @@ class TaskRunner:
         self._pending: list[tuple[float, int, Task, str | None]] = []
         self._seq = itertools.count()
         self._busy_until: dict[str, float] = {}
+        self.watch: TaskWatch | None = None  # None: nothing records what tasks change
 
     @property
     def pending(self) -> int:
@@ -231,6 +242,12 @@ class TaskRunner:
     def settle(self) -> int:
         """Finish every task whose time has come, in the order they finish; return how many."""
         now = self._clock.now()
+        if not self._pending or self._pending[0][0] > now:
+            return 0
+        with nullcontext() if self.watch is None else self.watch.settling():
+            return self._settle(now)
+
+    def _settle(self, now: float) -> int:
         done = 0
         while self._pending and self._pending[0][0] <= now:
             _, _, task, line = heapq.heappop(self._pending)
@@ -244,6 +261,13 @@ class TaskRunner:
         return done
 
     def _finish(self, task: Task) -> None:
+        if self.watch is None:
+            self._complete(task)
+            return
+        with self.watch.finishing(task):
+            self._complete(task)
+
+    def _complete(self, task: Task) -> None:
         error = task.action(task) if task.action is not None else None
         task.action = None
         task.endtime = int(task.end_at)

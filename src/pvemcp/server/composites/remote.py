@@ -32,16 +32,9 @@ def _runner(call: Call) -> RemoteRunner:
 
 
 async def _container(call: Call) -> GuestRef:
-    """The running LXC container `ctid` names, within the scope (writes: not protected, read fresh)."""
-    assert call.runtime is not None
-    scope, ctid, write = call.runtime.scope, int(call.args["ctid"]), call.spec.destructive
-    if not scope.allows_vmid(ctid):
-        raise scoping.vmid_out_of_scope(scope, ctid, "ctid") if write else scoping.not_found_guest(ctid)
-    ref = await call.runtime.locator.locate(ctid, fresh=write)
-    if not scope.allows_node(ref.node):
-        raise scoping.node_out_of_scope(scope, ref.node, "ctid", ref) if write else scoping.not_found_guest(ctid)
-    if write and scope.protects(ref):
-        raise scoping.protected(scope, ref)
+    """The running LXC container `ctid` names; the guard found it within the scope (writes: not protected)."""
+    assert call.runtime is not None and call.target is not None, "the guard hands the container over"
+    ref, ctid = call.target, call.target.vmid
     if ref.type != "lxc":
         raise ToolCallError(
             ErrorCode.GUEST_NOT_FOUND,

@@ -29,7 +29,8 @@ DELETABLE = frozenset({"comment", "disable", "rate", "schedule", "source", "remo
 
 
 def _caught_up(c: Call) -> None:
-    catch_up(c.state, c.now)
+    with c.ctx.background():  # pvescheduler's runs, not the caller's doing
+        catch_up(c.state, c.now)
 
 
 def _job(c: Call, message: str) -> ReplicationJob:
