@@ -13,7 +13,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import cold_start, concurrency, http, listing, memory, overhead, paging, sessions, ssh
+from bench import cold_start, concurrency, http, listing, memory, overhead, paging, scope, sessions, ssh
 from bench.common import Headline, Report, summary
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
     "ssh": ("SSH batch diagnostics", ssh.main),
     "http": ("Streamable HTTP throughput", http.main),
     "sessions": ("Session memory", sessions.main),
+    "scope": ("Scope boundary", scope.main),
 }
 
 

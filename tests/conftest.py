@@ -9,7 +9,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +144,14 @@ def payload(result: CallToolResult) -> dict[str, Any]:
 BIN = Path(sys.executable).parent / "pvemcp"
 
 
-@pytest.fixture
-def served_sim() -> Iterator[dict[str, str]]:
-    """`pvemcp sim serve` on a free loopback port; yields the PROXMOX_* settings it prints."""
+@contextmanager
+def sim_served(*extra: str) -> Iterator[dict[str, str]]:
+    """`pvemcp sim serve --port 0 [extra]`; yields the PROXMOX_* settings it prints."""
     proc = subprocess.Popen(
-        [str(BIN), "sim", "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [str(BIN), "sim", "serve", "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -164,3 +167,10 @@ def served_sim() -> Iterator[dict[str, str]]:
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.fixture
+def served_sim() -> Iterator[dict[str, str]]:
+    """`pvemcp sim serve` on a free loopback port; yields the PROXMOX_* settings it prints."""
+    with sim_served() as env:
+        yield env

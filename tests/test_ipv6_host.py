@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from click.testing import CliRunner
 from pvemcp.cli.main import cli
 from pvemcp.config import ConfigError, load_config
 from pvemcp.server.stdio import make_client
-from tests.conftest import BIN
+from tests.conftest import sim_served
 
 BASE = {
     "PROXMOX_USER": "root",
@@ -72,26 +71,8 @@ def served_v6(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    proc = subprocess.Popen(
-        [str(BIN), "sim", "serve", "--host", "::1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        env: dict[str, str] = {}
-        while len(env) < 7:
-            line = proc.stdout.readline()
-            assert line, "pvemcp sim serve exited before printing its settings"
-            key, _, value = line.strip().partition("=")
-            env[key] = value
+    with sim_served("--host", "::1") as env:
         yield {**env, "PVE_AUDIT_LOG": "off"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def version(env: dict[str, str]) -> str:

@@ -171,6 +171,10 @@ def write_cases() -> Iterator[tuple[str, str, dict[str, Any], str]]:
             yield spec.name, f"{name}-vmid", valid_args(spec, **{name: ref.format(106)}), "OUT_OF_SCOPE"
             yield spec.name, f"{name}-node", valid_args(spec, **{name: ref.format(102)}), "OUT_OF_SCOPE"
             yield spec.name, f"{name}-protected", valid_args(spec, **{name: ref.format(104)}), "PROTECTED_GUEST"
+        if names.get("path") == "acl-path":  # a permission path names a guest or a node
+            yield spec.name, "acl-vmid", valid_args(spec, path="/vms/106"), "OUT_OF_SCOPE"
+            yield spec.name, "acl-node", valid_args(spec, path="/nodes/pve3"), "OUT_OF_SCOPE"
+            yield spec.name, "acl-protected", valid_args(spec, path="/vms/104"), "PROTECTED_GUEST"
         if "vms" in names:
             yield spec.name, "vms-vmid", valid_args(spec, vms="100,106"), "OUT_OF_SCOPE"
             yield spec.name, "vms-node", valid_args(spec, vms="102"), "OUT_OF_SCOPE"
@@ -262,8 +266,12 @@ async def test_calls_inside_the_scope_still_work(sim: Simulator, pve: ProxmoxCli
             client, "pve_update_pool", {"poolid": "production", "vms": "202", "confirm": True}
         )
         assert not failed, members
+        # A job's schedule decides when its guests are backed up: this one backs up guests outside the scope.
         job = {"id": "backup-7fdc990e-ab4c", "schedule": "02:00", "confirm": True}
-        failed, changed = await answer(client, "pve_update_backup_job", job)  # names no guest: allowed
+        failed, changed = await answer(client, "pve_update_backup_job", job)
+        assert failed and changed["code"] == "OUT_OF_SCOPE" and "backup job" in changed["message"], changed
+        sim.state.backup.jobs["backup-7fdc990e-ab4c"]["vmid"] = "100,101"
+        failed, changed = await answer(client, "pve_update_backup_job", job)  # now all its guests are inside
         assert not failed, changed
         some = {"node": "pve2", "vmid": "101,200", "storage": "nfs-backup", "confirm": True}
         failed, backup = await answer(client, "pve_run_backup", some)
@@ -407,3 +415,48 @@ async def test_rows_naming_a_guest_only_by_vmid_follow_the_guest_to_its_node(
     assert homes == {100: "pve1", 102: "pve3"}  # 155 is gone: it lives nowhere
     assert filter_result(SCOPE, spec, archives, homes) == [{"vmid": 100}, {"vmid": 155}]
     assert await guest_homes(Scope(vmids=((100, 199),)), GuestLocator(pve), archives) is None
+
+
+async def test_pruning_every_backup_under_a_vmid_scope_says_so_in_its_own_words(
+    sim: Simulator, pve: ProxmoxClient
+) -> None:
+    args = {"node": "pve1", "storage": "nfs-backup", "keep-last": 1, "confirm": True}
+    async with serve(sim, pve) as client:
+        failed, body = await answer(client, "pve_prune_backups", args)
+    assert failed and body["code"] == "OUT_OF_SCOPE"
+    assert "the backups of every guest on the storage" in body["message"] and "next free" not in body["message"]
+    assert "vmid" in body["hint"]
+    assert [r for r in sim.requests if r.method != "GET"] == []
+
+
+async def test_a_backup_of_every_guest_is_refused_while_one_is_protected_unless_it_is_left_out(
+    sim: Simulator, pve: ProxmoxClient, era: str
+) -> None:
+    protect(sim)  # 104 and 203, both on pve2
+    tag_only = Scope(protected_tag=TAG)
+    call = {"method": "POST", "path": "/nodes/pve2/vzdump", "confirm": True}
+    async with serve(sim, pve, era, scope=tag_only) as client:
+        failed, body = await answer(client, "pve_api_call", {**call, "params": {"all": 1, "storage": "nfs-backup"}})
+        assert failed and body["code"] == "PROTECTED_GUEST" and "all" in body["message"], body
+        assert [r for r in sim.requests if r.method != "GET"] == []
+        left_out = {"all": 1, "storage": "nfs-backup", "exclude": "104,203"}
+        failed, body = await answer(client, "pve_api_call", {**call, "params": left_out})
+    assert not failed, body
+    assert [r.path for r in sim.requests if r.method != "GET"] == ["/nodes/pve2/vzdump"]
+
+
+@pytest.mark.parametrize("digits", ["١٠٦", "１０６", "100,١٠٦"], ids=["arabic-indic", "fullwidth", "in-a-list"])
+async def test_non_ascii_digits_in_a_vmid_list_are_refused_as_input(
+    sim: Simulator, pve: ProxmoxClient, era: str, digits: str
+) -> None:
+    args = {"node": "pve1", "vmid": digits, "storage": "nfs-backup", "confirm": True}
+    async with serve(sim, pve, era) as client:
+        failed, body = await answer(client, "pve_run_backup", args)
+    assert failed and body["code"] == "TOOL_INPUT_REJECTED" and "vmid" in body["message"].lower(), body
+    assert [r for r in sim.requests if r.method != "GET"] == []
+
+
+@pytest.mark.parametrize("text", ["١٠٠-١٩٩", "100-١٩٩", "１００"])
+def test_a_scope_written_with_non_ascii_digits_is_a_problem(text: str) -> None:
+    _, problems = parse_scope(None, text, None)
+    assert problems and "PVE_ALLOWED_VMIDS" in problems[0]

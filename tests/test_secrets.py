@@ -28,6 +28,7 @@ from pvemcp.sim import Simulator
 from tests.canary import LeakHandler
 from tests.conftest import FAST_RETRY, LEAK_WATCH, client_for, mcp_client
 from tests.httpserver import http_service
+from tests.test_config import GOOD
 
 FRAGMENTS = (
     "5ec2e7a1-crlf-canary-part1",
@@ -41,14 +42,6 @@ NON_ASCII_SECRET = f"{FRAGMENTS[2]}-\u00e9\u00df"
 QUOTED_SECRET = FRAGMENTS[3]  # a valid secret that a library error below quotes back
 BAD_SECRETS = {"crlf": CRLF_SECRET, "non-ascii": NON_ASCII_SECRET, "nul": f"{FRAGMENTS[0]}\x00x", "tab": "a\tb"}
 LEAK_WATCH.secrets = (*LEAK_WATCH.secrets, *FRAGMENTS)
-
-GOOD = {
-    "PROXMOX_HOST": "pve.example.test",
-    "PROXMOX_USER": "svc",
-    "PROXMOX_REALM": "pve",
-    "PROXMOX_TOKEN_NAME": "mcp",
-    "PROXMOX_TOKEN_SECRET": "0f8e1d2c-aaaa-bbbb-cccc-1234567890ab",
-}
 
 
 def test_the_bad_secrets_are_on_the_sessions_leak_watch(leak_watch: LeakHandler) -> None:

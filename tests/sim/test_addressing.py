@@ -78,7 +78,9 @@ def test_wire_values_read_as_the_parameter_check_reads_them() -> None:
     assert wire_text("100") == "100"
     assert wire_text(100) == "100"
     assert wire_text(100.0) == "100"
-    assert wire_text([100, 101]) == "100\x00101"
+    assert wire_text([100, 101.0], array=True) == "100\x00101"
+    assert wire_text([100, 101]) is None  # a list for a string parameter fails its type check
+    assert wire_text([100, True], array=True) is None
     assert wire_text(True) is None and wire_text(None) is None and wire_text({"a": 1}) is None
 
 
@@ -130,3 +132,6 @@ def test_backup_selections_address_what_they_would_take_in() -> None:
     assert reads("POST", "/cluster/backup", all="1", node="pve3", schedule="daily") == on_pve3 | {("node", "pve3")}
     assert reads("POST", "/nodes/pve3/vzdump", all="1", exclude="102") == on_pve3 | {("node", "pve3")}
     assert reads("POST", "/nodes/pve3/vzdump", all="0", vmid="100") == {("guest", 100), ("node", "pve3")}
+    assert reads("POST", "/nodes/pve3/vzdump", all=1.0) == on_pve3 | {("node", "pve3")}
+    # shapes the parameter check refuses name nothing
+    assert reads("POST", "/nodes/pve3/vzdump", all=[True], pool=["production"], vmid=[100]) == {("node", "pve3")}

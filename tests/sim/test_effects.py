@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx2
 import pytest
 
 from pvemcp.sim import Fault, RecordedRequest, Simulator, Target
 from tests.conftest import client_for
+from tests.sim.test_lifecycle import SteppedClock
 
 from .support import API, data, make_client
 
@@ -23,13 +22,8 @@ def guest(vmid: int) -> Target:
 
 @pytest.fixture
 def sim() -> Simulator:
+    """The package's ``client`` fixture serves this simulator."""
     return Simulator(record_effects=True)
-
-
-@pytest.fixture
-async def client(sim: Simulator) -> AsyncIterator[httpx2.AsyncClient]:
-    async with make_client(sim) as c:
-        yield c
 
 
 async def send(client: httpx2.AsyncClient, sim: Simulator, method: str, path: str, **params: str) -> RecordedRequest:
@@ -208,12 +202,27 @@ async def test_a_hand_edit_between_requests_is_not_a_requests_doing(sim: Simulat
 
 
 async def test_the_replication_scheduler_runs_in_the_background(sim: Simulator, client: httpx2.AsyncClient) -> None:
-    sim.clock.advance(3600)
+    sim.clock.advance(60)
+    assert sim.background_changes == set()  # an idle scheduler tick changes nothing
+    assert sim.state.replication_runs.runs["100-0"].log  # the seeded run, untouched
 
+    sim.clock.advance(3600)  # the seeded job 100-0 comes due and syncs to pve2, with nobody asking
+
+    assert sim.background_changes == {guest(100), PVE2}
     listing = await send(client, sim, "GET", "/cluster/replication")
-
     assert listing.changes == set()
-    assert sim.background_changes == {guest(100), PVE2}  # the seeded job 100-0 synced to pve2
+
+
+async def test_a_request_that_wakes_the_scheduler_is_not_credited_with_its_runs() -> None:
+    clock = SteppedClock()  # moves without telling anyone, as the wall clock does
+    sim = Simulator(clock=clock, record_effects=True)
+    clock.advance(3600)
+
+    async with make_client(sim) as client:
+        listing = await send(client, sim, "GET", "/nodes/pve1/replication")
+
+    assert listing.reads == {PVE1} and listing.changes == set()
+    assert sim.background_changes == {guest(100), PVE2}
 
 
 async def test_recording_off_leaves_the_sets_empty() -> None:
@@ -229,7 +238,7 @@ async def test_recording_off_leaves_the_sets_empty() -> None:
     assert sim.requests[0] == RecordedRequest("POST", "/nodes/pve1/qemu/103/status/start", {})
 
 
-async def test_recording_can_be_switched_on_and_off(client: httpx2.AsyncClient) -> None:
+async def test_recording_can_be_switched_on_and_off() -> None:
     sim = Simulator()
     async with make_client(sim) as client:
         await client.get(f"{API}/nodes/pve1/qemu/100/config")
@@ -268,7 +277,7 @@ async def test_json_bodies_are_read_as_the_parameter_check_reads_them(
     pools, listed, vzdump = sim.requests[-3:]
     assert moved.status_code == 200 and refused.status_code == 400  # a JSON list is no string
     assert pools.reads == pools.changes == {guest(106), guest(107)}
-    assert listed.reads == {guest(108)} and listed.changes == set()
+    assert listed.reads == listed.changes == set()  # refused as a type error, the list names nothing
     assert vzdump.reads == {guest(100), PVE1}
 
 

@@ -122,7 +122,6 @@ TOOLS = (
     ),
     ToolSpec(
         name="pve_update_acl",
-        cluster_wide=True,
         category="access",
         tier=Tier.FULL,
         title="Grant or revoke roles",

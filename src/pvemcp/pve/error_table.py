@@ -43,7 +43,8 @@ WHEN: dict[ErrorCode, str] = {
     E.HOST_UNREACHABLE: "The network has no route to PROXMOX_HOST.",
     E.TOOL_INPUT_REJECTED: (
         "The arguments do not fit the tool's input schema, or a value is malformed (a UPID, a cursor, an"
-        " option value); nothing was sent to Proxmox."
+        " option value, a VMID that is not ASCII digits, a raw parameter that is a float, list or object, a"
+        " query too long for a URL), or a raw read needs a higher tier; nothing was sent to Proxmox."
     ),
     E.CONFIRMATION_REQUIRED: (
         "A destructive tool was called without the confirmation PVE_CONFIRM_MODE asks for (confirm=true, or a"
@@ -58,8 +59,16 @@ WHEN: dict[ErrorCode, str] = {
         "A 2026-07-28 retry brought back a confirmation state this process had already seen answered"
         " (approved, or declined): an approval carries out its action once; nothing was done."
     ),
-    E.OUT_OF_SCOPE: "A write names a node or guest outside PVE_ALLOWED_NODES / PVE_ALLOWED_VMIDS.",
-    E.PROTECTED_GUEST: "A write names a guest tagged with PVE_PROTECTED_TAG (default pvemcp-protected).",
+    E.OUT_OF_SCOPE: (
+        "A write names a node or guest outside PVE_ALLOWED_NODES / PVE_ALLOWED_VMIDS (about a guest on a node"
+        " outside, only its VMID is said); it would reach every guest of a node or the cluster (all=1, stopall"
+        " without vms, a prune without vmid, a pool selection) under a scope; or it is a raw write to an"
+        " endpoint whose reach pvemcp does not model, while a scope or the protected tag is set. Nothing was sent."
+    ),
+    E.PROTECTED_GUEST: (
+        "A write names, or would reach (all=1, a backup job's guests), a guest tagged with PVE_PROTECTED_TAG"
+        " (default pvemcp-protected). Nothing was sent."
+    ),
     E.GUEST_NOT_FOUND: (
         "No guest in the cluster has the vmid (reads of guests outside the scope answer the same), or it is"
         " a VM passed to a container tool or the reverse."

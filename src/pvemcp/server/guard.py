@@ -30,6 +30,9 @@ from pvemcp.server.resolve import GuestLocator, GuestRef
 from pvemcp.server.scope import Scope
 
 
+ID_VIAS = frozenset({"path", "sid", "id"})  # where a read names a guest inside an object's ID
+
+
 class EmptyRead(Exception):  # noqa: N818 - a verdict, not a failure
     """A read filtered by a guest outside the scope: the answer is an empty list, and nothing is asked."""
 
@@ -87,8 +90,8 @@ async def enforce(scope: Scope, locator: GuestLocator, reach: Reach, *, write: b
     for guest in (*reach.guests, *reach.new):
         if write:
             target = await named_guest(scope, locator, int(guest.value), guest.via) or target
-        else:
-            await _read_guest(scope, locator, int(guest.value))
+        else:  # a guest an ID names (vm:100, 100-0) must exist, or it reads like one outside the scope
+            await _read_guest(scope, locator, int(guest.value), must_exist=guest.via in ID_VIAS)
     for wanted in reach.filters:
         if not await _readable(scope, locator, int(wanted.value)):
             raise EmptyRead(wanted.via)
@@ -163,8 +166,10 @@ async def _readable(scope: Scope, locator: GuestLocator, vmid: int) -> bool:
     return ref is None or scope.allows_node(ref.node)
 
 
-async def _read_guest(scope: Scope, locator: GuestLocator, vmid: int) -> None:
-    if not await _readable(scope, locator, vmid):
+async def _read_guest(scope: Scope, locator: GuestLocator, vmid: int, *, must_exist: bool) -> None:
+    """A guest a read names. Outside the scope it is "no such guest"; so is an unknown one that an object's ID
+    names (an HA resource, a replication job), so that the scope does not show through the answer."""
+    if not await _readable(scope, locator, vmid) or (must_exist and vmid not in await locator.guests()):
         raise scoping.not_found_guest(vmid)
 
 

@@ -297,7 +297,15 @@ RAW_READ_PARAMS: dict[str, Kind] = {
     "sid": "sid",
     "upid": "upid",
 }
-RAW_READ_PARAMS_BY_PATH: dict[str, dict[str, Kind]] = {"access": {"path": "acl-path"}}
+# Names that mean something more below some paths: an ACL path; a replication job ID (also when it repeats the
+# one in the path, which Proxmox then refuses, but only after reading it).
+RAW_PARAMS_BELOW: dict[str, dict[str, Kind]] = {"access": {"path": "acl-path"}, "replication": {"id": "job"}}
+
+
+def params_below(segments: list[str]) -> dict[str, Kind]:
+    return {name: kind for segment in segments[:3] for name, kind in RAW_PARAMS_BELOW.get(segment, {}).items()}
+
+
 UNMODELLED_HINT = (
     "Raw writes to this endpoint need a server without PVE_ALLOWED_NODES, PVE_ALLOWED_VMIDS and"
     " PVE_PROTECTED_TAG; ask an administrator to make the change, or to run such a server for it."
@@ -327,9 +335,9 @@ def raw_reach(
     reach = Reach()
     path_reach(segments, reach)
     if method == "GET":
-        by_path = RAW_READ_PARAMS_BY_PATH.get(segments[0], {})
+        below = params_below(segments)
         for name, given in values.items():
-            read_kind = by_path.get(name) or RAW_READ_PARAMS.get(name)
+            read_kind = below.get(name) or RAW_READ_PARAMS.get(name)
             if read_kind is not None:
                 for value in given:
                     add(reach, read_kind, wire_text(value), f"params.{name}")
@@ -346,8 +354,9 @@ def raw_reach(
         return reach
     node = segments[1] if segments[0] == "nodes" and len(segments) > 1 else None
     reach.spans.extend((span, "path", node) for span in row.spans)
+    below = params_below(segments)
     for name, given in values.items():  # a parameter the row does not model names by its usual meaning
-        kind = row.params.get(name) or (None if name in row.ignore else RAW_READ_PARAMS.get(name))
+        kind = row.params.get(name) or (None if name in row.ignore else below.get(name) or RAW_READ_PARAMS.get(name))
         if kind is not None:
             for value in given:
                 add(reach, kind, typed(kind, name, value), f"params.{name}")

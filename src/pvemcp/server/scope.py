@@ -25,6 +25,7 @@ from pvemcp.pve.upid import Upid, parse_upid
 from pvemcp.server.resolve import GuestLocator, GuestRef
 
 DEFAULT_PROTECTED_TAG = "pvemcp-protected"
+ASCII_DIGITS = re.compile(r"[0-9]+")  # int() also reads '١٠٦' as 106: a scope is written in ASCII
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +74,11 @@ def parse_scope(nodes: str | None, vmids: str | None, tag: str | None) -> tuple[
             if not item:
                 continue
             low_text, _, high_text = item.partition("-")
-            try:
-                low = int(low_text)
-                high = int(high_text) if high_text else low
-            except ValueError:
+            if not all(ASCII_DIGITS.fullmatch(text.strip()) for text in (low_text, high_text or low_text)):
                 problems.append(f"PVE_ALLOWED_VMIDS: {item!r} is not a VMID or a range like 100-199")
                 continue
+            low = int(low_text)
+            high = int(high_text) if high_text else low
             if low < 100 or high < low:
                 problems.append(f"PVE_ALLOWED_VMIDS: {item!r} must be VMIDs from 100 up, low-high with low <= high")
                 continue
@@ -115,35 +115,29 @@ def unknown_task() -> PveMcpError:
     )
 
 
-def vmid_out_of_scope(scope: Scope, vmid: int, argument: str) -> ToolCallError:
-    allowed = scope.describe_vmids()
+def _refusal(setting: str, allowed: str, subject: str, argument: str, use: str, **details: Any) -> ToolCallError:
+    key = "allowed_vmids" if setting == "PVE_ALLOWED_VMIDS" else "allowed_nodes"
     return ToolCallError(
         ErrorCode.OUT_OF_SCOPE,
-        f"VMID {vmid} ({argument}) is outside this server's scope: PVE_ALLOWED_VMIDS={allowed}.",
-        f"Use a guest or new ID within {allowed}. Only an administrator can widen PVE_ALLOWED_VMIDS.",
-        details={"argument": argument, "vmid": vmid, "allowed_vmids": allowed},
+        f"{subject} ({argument}) is outside this server's scope: {setting}={allowed}.",
+        f"Use {use} {allowed}. Only an administrator can widen {setting}.",
+        details={"argument": argument, **details, key: allowed},
     )
+
+
+def vmid_out_of_scope(scope: Scope, vmid: int, argument: str) -> ToolCallError:
+    allowed = scope.describe_vmids()
+    return _refusal("PVE_ALLOWED_VMIDS", allowed, f"VMID {vmid}", argument, "a guest or new ID within", vmid=vmid)
 
 
 def node_out_of_scope(scope: Scope, node: str, argument: str) -> ToolCallError:
-    allowed = scope.describe_nodes()
-    return ToolCallError(
-        ErrorCode.OUT_OF_SCOPE,
-        f"Node {node} ({argument}) is outside this server's scope: PVE_ALLOWED_NODES={allowed}.",
-        f"Use a node among {allowed}. Only an administrator can widen PVE_ALLOWED_NODES.",
-        details={"argument": argument, "node": node, "allowed_nodes": allowed},
-    )
+    return _refusal("PVE_ALLOWED_NODES", scope.describe_nodes(), f"Node {node}", argument, "a node among", node=node)
 
 
 def guest_out_of_scope(scope: Scope, vmid: int, argument: str) -> ToolCallError:
     """A guest on a node outside the scope: no name and no node, since a read of it says only "no such guest"."""
     allowed = scope.describe_nodes()
-    return ToolCallError(
-        ErrorCode.OUT_OF_SCOPE,
-        f"VMID {vmid} ({argument}) is outside this server's scope: PVE_ALLOWED_NODES={allowed}.",
-        f"Use a guest on a node among {allowed}. Only an administrator can widen PVE_ALLOWED_NODES.",
-        details={"argument": argument, "vmid": vmid, "allowed_nodes": allowed},
-    )
+    return _refusal("PVE_ALLOWED_NODES", allowed, f"VMID {vmid}", argument, "a guest on a node among", vmid=vmid)
 
 
 def protected(scope: Scope, guest: GuestRef, reached_by: str = "") -> ToolCallError:

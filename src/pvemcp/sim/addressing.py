@@ -143,32 +143,42 @@ def reader_for(param: Param) -> Reader | None:
     return BY_NAME.get(param.name)
 
 
+Naming = tuple[str, Reader, bool]  # parameter name, how it names, whether it is an array
+
 # id → (route, its naming parameters); holding the route keeps its id from being reused.
-_NAMING: dict[int, tuple[Route, tuple[tuple[str, Reader], ...]]] = {}
+_NAMING: dict[int, tuple[Route, tuple[Naming, ...]]] = {}
 
 
-def naming_params(route: Route) -> tuple[tuple[str, Reader], ...]:
+def naming_params(route: Route) -> tuple[Naming, ...]:
     """The route's parameters that name guests or nodes, worked out once per route."""
     known = _NAMING.get(id(route))
     if known is None:
-        found = ((param.name, reader_for(param)) for param in route.params)
-        known = _NAMING[id(route)] = (route, tuple((name, reader) for name, reader in found if reader is not None))
+        found = ((param.name, reader_for(param), param.type == "array") for param in route.params)
+        named = tuple((name, reader, array) for name, reader, array in found if reader is not None)
+        known = _NAMING[id(route)] = (route, named)
     return known[1]
 
 
-def wire_text(raw: object) -> str | None:
-    """A wire value as text, as the parameter check sees it (a JSON list is one NUL-joined value)."""
-    if raw is None or isinstance(raw, bool | dict):
+def _scalar_text(raw: object) -> str | None:
+    if raw is None or isinstance(raw, bool | dict | list):
         return None
-    if isinstance(raw, list):
-        return "\0".join(str(item) for item in raw)
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw)
 
 
+def wire_text(raw: object, *, array: bool = False) -> str | None:
+    """A wire value as text, as the parameter check sees it. A JSON list is one NUL-joined value for
+    an array parameter and a type error for any other, so there it names nothing; so does a boolean."""
+    if isinstance(raw, list):
+        items = [_scalar_text(item) for item in raw] if array else [None]
+        return None if None in items else "\0".join(item for item in items if item is not None)
+    return _scalar_text(raw)
+
+
 def _flag(raw: object) -> bool:
-    return raw is True or wire_text(raw) == "1"
+    """A boolean as the check reads it: JSON true, or 1 in any numeric spelling."""
+    return raw is True or _scalar_text(raw) == "1"
 
 
 def backup_selection(state: ClusterState, params: Mapping[str, object], node: str | None) -> Iterator[Target]:
@@ -205,9 +215,9 @@ def addressed(
         return set(_unrouted(state, segments))
     route, path_values = found
     targets: set[Target] = set()
-    for name, reader in naming_params(route):
+    for name, reader, array in naming_params(route):
         for source in (path_values, params):
-            text = wire_text(source.get(name))
+            text = wire_text(source.get(name), array=array)
             if text:
                 targets.update(reader(state, text))
     if "all" in route.declared and "pool" in route.declared:

@@ -4,7 +4,9 @@ Changes are found by diffing fingerprints of the cluster (footprint.py), taken a
 when a request starts and ends, and around every task that finishes. Whatever changed between
 two checkpoints goes to whoever was acting in between: the request being handled, the request
 whose task is finishing, or nobody (``background``: a test editing the state by hand, the
-replication scheduler catching up). A task is credited to the request that started it.
+replication scheduler catching up). A task is credited to the request that started it. Work done
+outside any scope (a hand edit, a scheduler tick) is found by the next checkpoint, which reading
+``sim.background_changes`` also takes.
 """
 
 from __future__ import annotations
@@ -106,3 +108,8 @@ class EffectRecorder:
 
     def background(self) -> AbstractContextManager[None]:
         return self.acting_for(None)
+
+    def catch_up(self) -> None:
+        """Credit what changed since the last checkpoint to the background, unless someone is acting."""
+        if self._acting is None:
+            self.checkpoint()

@@ -114,6 +114,22 @@ def catch_up(state: ClusterState, now: float) -> None:
             run.checked = max(run.checked, now)
 
 
+def has_work(state: ClusterState, now: float) -> bool:
+    """Whether ``catch_up(now)`` would do more than its bookkeeping: run or drop a job, or turn one
+    round after its guest moved to the target. Only looks, so an idle clock tick changes nothing."""
+    for job in state.admin.replication.values():
+        guest = state.guests.get(job.guest)
+        if guest is not None and guest.node == job.target and job.source != job.target:
+            return True
+        run = state.replication_runs.runs.get(job.id) or JobRun(checked=now)
+        planned = next_sync(state, job, run)
+        if (job.disable and not job.remove_job) or planned == 0:
+            continue
+        if math.ceil(max(planned, run.checked + 1) / MINUTE) * MINUTE <= now:
+            return True
+    return False
+
+
 def _follow_guest(state: ClusterState, job: ReplicationJob) -> None:
     guest = state.guests.get(job.guest)
     if guest is not None and guest.node == job.target and job.source != job.target:

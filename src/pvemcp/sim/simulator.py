@@ -32,10 +32,11 @@ something never changes it: records made on first read fingerprint like their ab
 a guest agent's command result is not a change.
 
 Not credited to any request: changes made between requests by hand (a test editing ``sim.state``)
-and the replication scheduler's runs, which go to ``sim.background_changes``, as do the effects of
-tasks started before recording was switched on. Cluster-wide objects (users, tokens, roles, realms,
-storage definitions, SDN, pools as such, the datacenter firewall and options) belong to no target,
-except where they name one (ACLs on /vms/N and /nodes/X, backup jobs' guests).
+and the replication scheduler's runs (as the clock reaches them), which go to ``sim.background_changes``
+(brought up to date when read), as do the effects of tasks started before recording was switched
+on. Cluster-wide objects (users, tokens, roles, realms, storage definitions, SDN, pools as such, the
+datacenter firewall and options) belong to no target, except where they name one (ACLs on /vms/N
+and /nodes/X, backup jobs' guests).
 
 Recording costs a few fingerprints per request (each well under 0.1 ms on the default cluster,
 growing slowly as backups, snapshots and rules pile up); with it off nothing extra is computed.
@@ -56,6 +57,7 @@ from .effects import EffectRecorder, Target
 from .faults import Fault, FaultBook
 from .handlers import ALL_ROUTES
 from .render import guest_resources_json
+from .replication_state import catch_up, has_work
 from .routes import Context, Router
 from .tasks import TaskRunner
 
@@ -95,12 +97,13 @@ class Simulator:
         self.runner = TaskRunner(self.state, self.clock, task_seconds, seed)
         if isinstance(self.clock, ManualClock):
             self.clock.on_advance(self.runner.settle)
+            self.clock.on_advance(self._scheduler_tick)
         self.router = Router(ALL_ROUTES)
         self.context = Context(self.state, self.clock, self.runner, token_id)
         self.requests: list[RecordedRequest] = []
         self.faults = FaultBook()
         self.latency_ms: float = 0
-        self.background_changes: set[Target] = set()
+        self._background: set[Target] = set()
         self.effects: EffectRecorder | None = None
         self.record_effects = record_effects
         self.app = SimApp(self)
@@ -118,7 +121,7 @@ class Simulator:
         if on == (self.effects is not None):
             return
         if on:
-            recorder = EffectRecorder(self.state, self.background_changes)
+            recorder = EffectRecorder(self.state, self._background)
             self.runner.watch = recorder
             self.context.background = recorder.background
             self.effects = recorder
@@ -127,8 +130,23 @@ class Simulator:
             self.context.background = nullcontext
             self.effects = None
 
+    @property
+    def background_changes(self) -> set[Target]:
+        """Guests and nodes changed by no request (by hand, by the replication scheduler), up to now."""
+        if self.effects is not None:
+            self.effects.catch_up()
+        return self._background
+
+    def _scheduler_tick(self) -> None:
+        """pvescheduler wakes on its own: replication runs as time passes, whether or not anyone asks
+        (each replication call also catches up first). Its changes are nobody's request's."""
+        now = self.clock.now()
+        if has_work(self.state, now):
+            catch_up(self.state, now)
+
     def touched(self, since: int = 0) -> tuple[set[Target], set[Target]]:
-        """Every guest and node addressed, and every one changed, by ``requests[since:]``."""
+        """Every guest and node addressed, and every one changed, by ``requests[since:]`` (indexes
+        shift when a long run drops the oldest half of ``requests``, past ``api.MAX_RECORDED``)."""
         reads: set[Target] = set()
         changes: set[Target] = set()
         for request in self.requests[since:]:
