@@ -29,7 +29,6 @@ from pvemcp.server.reach import Kind, Named, Reach, Span, add, catalog_reach, ra
 from pvemcp.server.resolve import GuestLocator, GuestRef
 from pvemcp.server.scope import Scope
 
-
 ID_VIAS = frozenset({"path", "sid", "id"})  # where a read names a guest inside an object's ID
 
 
