@@ -8,6 +8,7 @@ so the requests it reports are the ones the call makes. Nothing but GETs ever re
 from __future__ import annotations
 
 import difflib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from pvemcp.server.guard import EmptyRead, guard
 from pvemcp.server.inventory import Inventory, Policy, hidden_by
 from pvemcp.server.rawpath import raw_request
 from pvemcp.server.resolve import GuestRef, fill_location
+from pvemcp.server.scoped_client import ScopedClient
 from pvemcp.server.validation import ArgumentValidator
 
 if TYPE_CHECKING:
@@ -245,7 +247,8 @@ async def planned_requests(
         if spec.handler:
             notes.append(f"A composite ({spec.handler}): the main request is shown; pvemcp may make others.")
         return [main_request(runtime.client, spec, args)]
-    dry = DryRunClient(runtime.client)
+    # The reads the handler makes pass the scope like the real call's; its writes are only written down.
+    dry = DryRunClient(ScopedClient(runtime.client, runtime.scope, runtime.locator, time.monotonic()))
     try:
         await HANDLERS[spec.handler or "rest"](Call(spec, args, dry, runtime, ctx))
     except PveMcpError:
