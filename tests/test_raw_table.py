@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pvemcp.catalog import ALL_TOOLS
-from pvemcp.server.raw_table import TABLE, _match, _pattern, endpoint
+from pvemcp.server.raw_table import TABLE, endpoint, pattern_matches, spec_patterns
 from tests.conftest import SCHEMA_DIR
 
 ENDPOINTS = SCHEMA_DIR / "endpoints.json"
@@ -81,7 +81,7 @@ def test_every_row_matches_an_endpoint_of_the_official_api() -> None:
     dead = [
         f"{sorted(row.methods)} /{'/'.join(row.pattern)}"
         for row in TABLE
-        if not any(e["method"] in row.methods and _match(row.pattern, segments(e["path"])) for e in entries)
+        if not any(e["method"] in row.methods and pattern_matches(row.pattern, segments(e["path"])) for e in entries)
     ]
     assert dead == []
 
@@ -91,7 +91,7 @@ def test_every_catalog_write_endpoint_is_modelled_so_the_scoped_client_sends_it(
         f"{spec.name}: {spec.method} {spec.path}"
         for spec in ALL_TOOLS
         if not spec.read_only and spec.api and not spec.raw and not spec.ssh
-        for pattern in _pattern(spec)
+        for pattern in spec_patterns(spec)
         if (row := endpoint(spec.method, [("x" if p == "*" else p) for p in pattern])) is None or row.refuse
     ]
     assert unmodelled == []

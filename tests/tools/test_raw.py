@@ -78,7 +78,8 @@ def named(segments: list[str]) -> tuple[list[int], list[str], list[str]]:
     """(guests, nodes, tasks) a path names, as server/reach.py reads it."""
     reach = Reach()
     path_reach(segments, reach)
-    return list(reach.named_vmids()), [str(n.value) for n in reach.nodes], [str(t.value) for t in reach.tasks]
+    guests = [int(n.value) for n in (reach.own, *reach.guests) if n is not None]
+    return guests, [str(n.value) for n in reach.nodes], [str(t.value) for t in reach.tasks]
 
 
 @pytest.mark.parametrize("path", MALFORMED, ids=repr)

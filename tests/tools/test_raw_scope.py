@@ -211,7 +211,7 @@ async def test_raw_reads_inside_a_guest_need_the_tier_of_the_tool_that_covers_th
     assert "TOOL_INPUT_REJECTED" not in str(payload(allowed))
 
 
-async def test_the_get_tool_says_which_families_need_a_higher_tier() -> None:
+def test_the_get_tool_says_which_families_need_a_higher_tier() -> None:
     from pvemcp.catalog import BY_NAME
 
     assert "guest-agent" in BY_NAME["pve_api_get"].description

@@ -51,8 +51,9 @@ def _marked() -> frozenset[str]:
     return frozenset(name for spec in ALL_TOOLS for p in spec.all_params if p.secret for name in (p.name, p.api_name))
 
 
-# Arguments whose values are secrets by the catalog's mark, plus the names Proxmox uses for its own secrets.
-SECRET_ARGS = _marked() | {"confirmation-password", "token_secret", "certkey", "client-key", "eab-hmac-key"}
+# Arguments whose values are secrets by the catalog's mark; Proxmox's own secret names (confirmation-password,
+# certkey, eab-hmac-key, ...) are known by their words.
+SECRET_ARGS = _marked()
 
 
 def is_secret(key: str, value: Any) -> bool:
@@ -103,10 +104,14 @@ def pve_urlencode(value: str) -> str:
 
 def api_params(call: Call) -> dict[str, Any]:
     """Fixed parameters plus the caller's, under Proxmox's names, minus path and pvemcp-only ones."""
-    spec = call.spec
+    return wire_params(call.spec, call.args)
+
+
+def wire_params(spec: ToolSpec, args: Mapping[str, Any]) -> dict[str, Any]:
+    """What api_params sends for these arguments (validation measures a query with it before any call)."""
     params: dict[str, Any] = dict(spec.fixed)
     skip = CONTROL_ARGS | set(spec.placeholders)
-    for name, value in call.args.items():
+    for name, value in args.items():
         param = spec.param(name)
         if name in skip or param is None or param.local or name == "confirm":
             continue

@@ -304,7 +304,7 @@ async def confirm(
             # with a "yes" that acts. Any answer spends the question.
             APPROVALS.spend(state["nonce"], state["minted"])
             raise
-        _same_target(state["target"], target)  # this leg already read the guest afresh (scope.guard)
+        _same_target(state["target"], target)  # this leg already read the guest afresh (server/guard.py)
         _spend(state, action)  # only now, about to act: a leg refused for its target keeps the approval
         return Approval("human")
     if ctx.elicit is None:

@@ -18,14 +18,27 @@ the confirmation form, the audit log and the handler.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from pvemcp.catalog.spec import Tier, ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
+from pvemcp.pve.upid import parse_upid
 from pvemcp.server import scope as scoping
+from pvemcp.server.raw_table import read_tier
 from pvemcp.server.rawpath import raw_request
-from pvemcp.server.reach import Kind, Named, Reach, Span, add, catalog_reach, raw_reach, truthy, upid_parts, wire_text
+from pvemcp.server.reach import (
+    ASCII_DIGITS,
+    UNMODELLED_HINT,
+    Kind,
+    Named,
+    Reach,
+    Span,
+    add,
+    catalog_reach,
+    raw_reach,
+    truthy,
+)
 from pvemcp.server.resolve import GuestLocator, GuestRef
 from pvemcp.server.scope import Scope
 
@@ -52,8 +65,6 @@ async def guard(
 
 
 def _read_tier(path: str, tier: Tier) -> None:
-    from pvemcp.server.raw_table import read_tier
-
     needed, why = read_tier(path.strip("/").split("/"))
     if needed > tier:
         raise ToolCallError(
@@ -71,7 +82,7 @@ async def enforce(scope: Scope, locator: GuestLocator, reach: Reach, *, write: b
         raise ToolCallError(
             ErrorCode.OUT_OF_SCOPE,
             reach.unmodelled,
-            "Use the catalog tool named, if any. " + _unscoped_hint(),
+            "Use the catalog tool named, if any. " + UNMODELLED_HINT,
             details={"argument": "path"},
         )
     target = await own_guest(scope, locator, reach.own, write) if reach.own is not None else None
@@ -106,6 +117,9 @@ async def enforce(scope: Scope, locator: GuestLocator, reach: Reach, *, write: b
     return target
 
 
+JOB_SELECTION: tuple[tuple[str, Kind], ...] = (("vmid", "guests"), ("exclude", "exclude"), ("node", "node"))
+
+
 async def _backup_job(locator: GuestLocator, job_id: str) -> Reach:
     """What an existing backup job backs up: changing or deleting it changes that (read from Proxmox)."""
     try:
@@ -116,10 +130,10 @@ async def _backup_job(locator: GuestLocator, job_id: str) -> Reach:
     if not isinstance(job, Mapping):
         return found
     via = f"backup job {job_id}"
-    for name, kind in (("vmid", "guests"), ("exclude", "exclude"), ("node", "node")):
+    for name, kind in JOB_SELECTION:
         if job.get(name) not in (None, ""):
-            add(found, cast(Kind, kind), wire_text(job[name]), via)
-    if truthy(wire_text(job.get("all", 0))) or job.get("pool"):
+            add(found, kind, wire.encode_value(job[name]), via)
+    if truthy(wire.encode_value(job.get("all", 0))) or job.get("pool"):
         node = str(job["node"]) if job.get("node") else None
         found.spans.append(("node-guests" if node else "cluster-guests", via, node))
     return found
@@ -174,13 +188,13 @@ async def _read_guest(scope: Scope, locator: GuestLocator, vmid: int, *, must_ex
 
 async def _task(scope: Scope, locator: GuestLocator, task: Named, write: bool) -> None:
     """A task belongs to its node and, when its ID is a VMID, to that guest."""
-    parts = upid_parts(str(task.value))
-    if parts is None:
+    upid = parse_upid(str(task.value))
+    if upid is None:
         return  # Proxmox refuses it in its own words
-    node, ident = parts
+    node, ident = upid.node, upid.id
     if not scope.allows_node(node):
         raise scoping.node_out_of_scope(scope, node, task.via) if write else scoping.unknown_node(node)
-    if not ident.isascii() or not ident.isdigit():
+    if not ASCII_DIGITS.fullmatch(ident):
         return
     if write:
         await named_guest(scope, locator, int(ident), task.via)
@@ -241,9 +255,3 @@ def _next_id_unscoped(scope: Scope, argument: str) -> ToolCallError:
         f"Pass {argument} within {allowed}; pve_get_next_vmid with vmid checks that an ID is free.",
         details={"argument": argument, "allowed_vmids": allowed},
     )
-
-
-def _unscoped_hint() -> str:
-    from pvemcp.server.reach import UNMODELLED_HINT
-
-    return UNMODELLED_HINT

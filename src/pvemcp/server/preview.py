@@ -18,7 +18,7 @@ from pvemcp.catalog.spec import WAIT_DEFAULT, ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
-from pvemcp.server.call import CONTROL_ARGS, REDACTED, SECRET_ARGS, Call, Handler, api_params, redacted
+from pvemcp.server.call import CONTROL_ARGS, REDACTED, Call, Handler, api_params, is_secret, redacted
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.guard import EmptyRead, guard
@@ -195,7 +195,7 @@ def config_diff(
         if _same(change["before"], change["after"]):
             unchanged.append(key)
         else:
-            diff[key] = {side: REDACTED if key in SECRET_ARGS and v is not None else v for side, v in change.items()}
+            diff[key] = {side: REDACTED if is_secret(key, v) else v for side, v in change.items()}
     return diff, unchanged
 
 

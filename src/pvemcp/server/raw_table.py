@@ -12,16 +12,16 @@ the official API schema: each parameter that carries a node or VMID format there
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import cast
+from typing import TYPE_CHECKING
 
+from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import Tier, ToolSpec
-from pvemcp.server.reach import Kind, Span
 
-WRITES = frozenset({"POST", "PUT", "DELETE"})
-EMPTY: Mapping[str, str] = MappingProxyType({})
+if TYPE_CHECKING:  # reach.py reads this table; its kinds are only annotations here
+    from pvemcp.server.reach import Kind, Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,21 +30,21 @@ class Endpoint:
 
     methods: frozenset[str]
     pattern: tuple[str, ...]
-    params: Mapping[str, Kind] = field(default_factory=lambda: cast(Mapping[str, Kind], EMPTY))
-    flags: Mapping[str, Span] = field(default_factory=lambda: cast(Mapping[str, Span], EMPTY))
-    missing: Mapping[str, Span] = field(default_factory=lambda: cast(Mapping[str, Span], EMPTY))
-    spans: tuple[Span, ...] = ()  # what it reaches whatever its arguments
-    refuse: str = ""  # never under a scope: why
-    ignore: frozenset[str] = frozenset()  # names that mean something else here (an iSCSI target, a firewall source)
+    params: Mapping[str, Kind]
+    flags: Mapping[str, Span]  # a true value reaches every guest of the node or cluster
+    missing: Mapping[str, Span]  # leaving it out does
+    spans: tuple[Span, ...]  # what it reaches whatever its arguments
+    refuse: str  # never under a scope: why ("" when it may be sent)
+    ignore: frozenset[str]  # names that mean something else here (an iSCSI target, a firewall source)
 
     def matches(self, method: str, segments: list[str]) -> bool:
-        return method in self.methods and _match(self.pattern, segments)
+        return method in self.methods and pattern_matches(self.pattern, segments)
 
 
-def _match(pattern: tuple[str, ...], segments: list[str]) -> bool:
+def pattern_matches(pattern: tuple[str, ...], segments: list[str]) -> bool:
     if pattern and pattern[-1] == "**":
         head = pattern[:-1]
-        return len(segments) >= len(head) and _match(head, segments[: len(head)])
+        return len(segments) >= len(head) and pattern_matches(head, segments[: len(head)])
     return len(pattern) == len(segments) and all(p in ("*", s) for p, s in zip(pattern, segments, strict=True))
 
 
@@ -176,7 +176,8 @@ def endpoint(method: str, segments: list[str]) -> Endpoint | None:
 # Which catalog tool covers a path: named in refusals, and its tier applies to raw reads of the path.
 
 
-def _pattern(spec: ToolSpec) -> tuple[tuple[str, ...], ...]:
+def spec_patterns(spec: ToolSpec) -> tuple[tuple[str, ...], ...]:
+    """The path patterns a catalog tool sends to ({guest_type} stands for qemu and for lxc)."""
     parts = spec.path.strip("/").split("/")
     options: list[tuple[str, ...]] = [()]
     for part in parts:
@@ -191,13 +192,11 @@ def _pattern(spec: ToolSpec) -> tuple[tuple[str, ...], ...]:
 
 @cache
 def _catalog_index() -> tuple[tuple[str, tuple[str, ...], ToolSpec], ...]:
-    from pvemcp.catalog import ALL_TOOLS
-
     rows = [
         (spec.method, pattern, spec)
         for spec in ALL_TOOLS
         if spec.api and not spec.raw and not spec.ssh
-        for pattern in _pattern(spec)
+        for pattern in spec_patterns(spec)
     ]
     return tuple(sorted(rows, key=lambda r: (r[2].tier, r[2].name)))
 
@@ -205,7 +204,7 @@ def _catalog_index() -> tuple[tuple[str, tuple[str, ...], ToolSpec], ...]:
 def covering_tool(method: str, segments: list[str]) -> ToolSpec | None:
     """The catalog tool that sends this method to this path (the lowest tier first), if one does."""
     return next(
-        (spec for m, pattern, spec in _catalog_index() if m == method and _match(pattern, segments)),
+        (spec for m, pattern, spec in _catalog_index() if m == method and pattern_matches(pattern, segments)),
         None,
     )
 
@@ -219,7 +218,7 @@ def read_tier(segments: list[str]) -> tuple[Tier, str]:
     spec = covering_tool("GET", segments)
     if spec is not None:
         return spec.tier, spec.name
-    if any(_match(pattern, segments) for pattern in EXECUTING_READS):
+    if any(pattern_matches(pattern, segments) for pattern in EXECUTING_READS):
         family = "guest-agent" if "agent" in segments else "file-restore"
         return Tier.READ_EXECUTE, f"the {family} endpoints"
     return Tier.READ_ONLY, ""

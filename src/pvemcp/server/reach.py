@@ -10,13 +10,14 @@ checked. What a request names is decided here; whether the scope allows it is de
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pvemcp.catalog.spec import ToolSpec
-from pvemcp.pve import wire
-from pvemcp.pve.errors import ErrorCode, ToolCallError
+from pvemcp.pve.wire import encode_value as wire_text
+from pvemcp.server import raw_table
+from pvemcp.server.validation import rejected
 
 # How a parameter names things. guest: one VMID; new: the ID a new guest gets; guests: a VMID list;
 # sid/sids: HA resources (vm:100); job: a replication job (100-0); volume: a volume whose name carries its
@@ -38,7 +39,6 @@ LIST_SPLIT = re.compile(r"[,;\s\x00]+")
 SID = re.compile(r"(?:(?:vm|ct):)?([0-9]+)")
 JOB = re.compile(r"([0-9]+)-[0-9]+")
 GUEST_VOLUME = re.compile(r"(?:^|[:/])(?:vm|base|subvol|basevol)-([0-9]+)-|vzdump-(?:qemu|lxc|openvz)-([0-9]+)-")
-UPID_PARTS = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +65,6 @@ class Reach:
     next_id: str | None = None  # a create without an ID: Proxmox picks the next free one (the argument's name)
     backup_jobs: list[Named] = field(default_factory=list)  # existing jobs a write changes: their guests count
     unmodelled: str | None = None  # a raw write whose reach pvemcp does not model: why, and what to use
-
-    def named_vmids(self) -> Iterator[int]:
-        for item in (self.own, *self.guests, *self.new, *self.filters, *self.asks):
-            if item is not None:
-                yield int(item.value)
-
-
-def rejected(message: str, hint: str) -> ToolCallError:
-    return ToolCallError(ErrorCode.TOOL_INPUT_REJECTED, message, hint)
-
-
-def wire_text(value: Any) -> str:
-    """A value as Proxmox receives it (booleans as 0/1, integral floats as integers)."""
-    return wire.encode_value(value)
 
 
 def vmid_of(text: str, via: str) -> int:
@@ -120,14 +106,6 @@ def volume_guests(text: str) -> list[int]:
     """The guests a volume belongs to by its name (a disk or a backup; a linked clone's names its base too);
     none for ISOs, templates and the like."""
     return [int(next(group for group in m.groups() if group)) for m in GUEST_VOLUME.finditer(text)]
-
-
-def upid_parts(text: str) -> tuple[str, str] | None:
-    """(node, id) of a UPID; None when it is not one (Proxmox refuses it in its own words)."""
-    parts = text.split(":")
-    if len(parts) != UPID_PARTS or parts[0] != "UPID" or not NODE_NAME.fullmatch(parts[1]):
-        return None
-    return parts[1], parts[6]
 
 
 def add(reach: Reach, kind: Kind, text: str, via: str) -> None:
@@ -177,18 +155,14 @@ def truthy(text: str) -> bool:
 # Paths. Both catalog and raw requests name things through their path the same way.
 
 
-def path_reach(segments: list[str], reach: Reach, *, own: bool = True) -> None:
-    """What a path names: /nodes/{node}/{qemu|lxc}/{vmid}/…, a task, a replication job, a guest's volume,
-    an HA resource or a replication job below /cluster. `own`: the path's guest is the one acted on."""
+def path_reach(segments: list[str], reach: Reach) -> None:
+    """What a path names: /nodes/{node}/{qemu|lxc}/{vmid}/… (the guest acted on), a task, a replication job,
+    a guest's volume, an HA resource, a replication or backup job below /cluster."""
     if len(segments) > 1 and segments[0] == "nodes":
         reach.nodes.append(Named(node_of(segments[1], "path"), "path"))
         kind, ident = (segments[2], segments[3]) if len(segments) > 3 else ("", "")
         if kind in ("qemu", "lxc"):
-            vmid = Named(vmid_of(ident, "path"), "path")
-            if own:
-                reach.own = vmid
-            else:
-                reach.guests.append(vmid)
+            reach.own = Named(vmid_of(ident, "path"), "path")
         elif kind == "tasks":
             reach.tasks.append(Named(ident, "path"))
         elif kind == "replication":
@@ -325,8 +299,6 @@ def raw_reach(
     A write the table does not model, or refuses, is marked `unmodelled` with the reason and the catalog tool
     that covers the endpoint; the guard refuses it whenever a scope is set.
     """
-    from pvemcp.server import raw_table
-
     values: dict[str, list[Any]] = {}
     for name, value in params.items() if isinstance(params, Mapping) else params:
         if value is not None:

@@ -66,24 +66,25 @@ class GuestLocator:
             self._guests = guests
             self._fetched_at = time.monotonic()
 
-    async def guests(self, *, fresh: bool = False, since: float | None = None) -> Mapping[int, GuestRef]:
-        """Every guest by vmid, at most ttl seconds old (one cluster read when stale); fresh=True reads now,
-        or, with `since`, accepts a read made after that moment."""
+    async def _current(self, fresh: bool, since: float | None) -> float:
+        """Read the cluster when the map is older than wanted: the ttl, or (fresh) now or `since`."""
         now = time.monotonic()
         if fresh:
             await self._refresh(stale_before=now if since is None else since)
         elif now - self._fetched_at > self._ttl:
             await self._refresh(stale_before=now - self._ttl)
+        return now
+
+    async def guests(self, *, fresh: bool = False, since: float | None = None) -> Mapping[int, GuestRef]:
+        """Every guest by vmid, at most ttl seconds old (one cluster read when stale); fresh=True reads now,
+        or, with `since`, accepts a read made after that moment."""
+        await self._current(fresh, since)
         return self._guests
 
     async def locate(self, vmid: int, *, fresh: bool = False, since: float | None = None) -> GuestRef:
         """The guest's current place; fresh=True reads the cluster now (writes check tags and identity), or,
         with `since`, accepts a read made after that moment."""
-        now = time.monotonic()
-        if fresh:
-            await self._refresh(stale_before=now if since is None else since)
-        elif now - self._fetched_at > self._ttl:
-            await self._refresh(stale_before=now - self._ttl)
+        now = await self._current(fresh, since)
         ref = self._guests.get(vmid)
         if ref is None and self._fetched_at < now:
             await self._refresh(stale_before=now)

@@ -25,7 +25,6 @@ from pvemcp.pve.upid import Upid, parse_upid
 from pvemcp.server.resolve import GuestLocator, GuestRef
 
 DEFAULT_PROTECTED_TAG = "pvemcp-protected"
-ASCII_DIGITS = re.compile(r"[0-9]+")  # int() also reads '١٠٦' as 106: a scope is written in ASCII
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,8 @@ def parse_scope(nodes: str | None, vmids: str | None, tag: str | None) -> tuple[
             if not item:
                 continue
             low_text, _, high_text = item.partition("-")
-            if not all(ASCII_DIGITS.fullmatch(text.strip()) for text in (low_text, high_text or low_text)):
+            # int() also reads '١٠٦' as 106: a scope is written in ASCII digits
+            if not all(t.strip().isascii() and t.strip().isdigit() for t in (low_text, high_text or low_text)):
                 problems.append(f"PVE_ALLOWED_VMIDS: {item!r} is not a VMID or a range like 100-199")
                 continue
             low = int(low_text)

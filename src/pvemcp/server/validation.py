@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ToolCallError
-from pvemcp.server.call import CONTROL_ARGS
+from pvemcp.server.call import wire_params
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@!=+,~-]*$")
 MAX_IDENTIFIER = 256
@@ -84,9 +84,6 @@ class ArgumentValidator:
         self._validator = Draft202012Validator(spec.input_schema())
         self._text_params = {p.name: p.free_text for p in spec.all_params if p.type == "string"}
         self._integers = {p.name for p in spec.all_params if p.type == "integer"}
-        # Arguments that travel as a query: a REST read's or delete's own (an SSH tool's GET is a placeholder).
-        skip = CONTROL_ARGS | set(spec.placeholders)
-        self._sent = {p.name: p.api_name for p in spec.all_params if not p.local and p.name not in skip}
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         problem = next(filter(None, (non_finite(v, k) for k, v in arguments.items())), None)
@@ -134,9 +131,8 @@ class ArgumentValidator:
         if spec.raw:
             method, params = str(arguments.get("method") or spec.method), arguments.get("params")
             sent = dict(params) if isinstance(params, Mapping) else {}  # its shape is rawpath's to judge
-        elif spec.api and not spec.ssh:
-            method = spec.method
-            sent = {**spec.fixed, **{self._sent[k]: v for k, v in arguments.items() if k in self._sent}}
+        elif spec.api and not spec.ssh:  # an SSH tool's GET is a placeholder: nothing travels as a query
+            method, sent = spec.method, wire_params(spec, arguments)
         else:
             return
         if method in QUERY_METHODS:

@@ -98,11 +98,8 @@ def catch_up(state: ClusterState, now: float) -> None:
         _follow_guest(state, job)
         run = state.replication_runs.of(job, now)
         for _ in range(MAX_RUNS):
-            planned = next_sync(state, job, run)
-            if (job.disable and not job.remove_job) or planned == 0:  # 0: waiting for the target
-                break
-            wake = math.ceil(max(planned, run.checked + 1) / MINUTE) * MINUTE
-            if wake > now:
+            wake = _next_wake(state, job, run)
+            if wake is None or wake > now:
                 break
             run.checked = wake
             if job.remove_job:
@@ -118,21 +115,28 @@ def has_work(state: ClusterState, now: float) -> bool:
     """Whether ``catch_up(now)`` would do more than its bookkeeping: run or drop a job, or turn one
     round after its guest moved to the target. Only looks, so an idle clock tick changes nothing."""
     for job in state.admin.replication.values():
-        guest = state.guests.get(job.guest)
-        if guest is not None and guest.node == job.target and job.source != job.target:
-            return True
-        run = state.replication_runs.runs.get(job.id) or JobRun(checked=now)
-        planned = next_sync(state, job, run)
-        if (job.disable and not job.remove_job) or planned == 0:
-            continue
-        if math.ceil(max(planned, run.checked + 1) / MINUTE) * MINUTE <= now:
+        wake = _next_wake(state, job, state.replication_runs.runs.get(job.id) or JobRun(checked=now))
+        if _guest_moved(state, job) or (wake is not None and wake <= now):
             return True
     return False
 
 
-def _follow_guest(state: ClusterState, job: ReplicationJob) -> None:
+def _next_wake(state: ClusterState, job: ReplicationJob, run: JobRun) -> float | None:
+    """The minute the scheduler next runs the job; None while it waits (disabled, or for its target)."""
+    planned = next_sync(state, job, run)
+    if (job.disable and not job.remove_job) or planned == 0:
+        return None
+    return math.ceil(max(planned, run.checked + 1) / MINUTE) * MINUTE
+
+
+def _guest_moved(state: ClusterState, job: ReplicationJob) -> bool:
+    """The guest now lives on the job's target: the job turns round (see _follow_guest)."""
     guest = state.guests.get(job.guest)
-    if guest is not None and guest.node == job.target and job.source != job.target:
+    return guest is not None and guest.node == job.target and job.source != job.target
+
+
+def _follow_guest(state: ClusterState, job: ReplicationJob) -> None:
+    if _guest_moved(state, job):
         job.source, job.target = job.target, job.source
 
 

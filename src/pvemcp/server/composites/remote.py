@@ -219,8 +219,8 @@ async def _nodes(call: Call, node: str | None) -> list[str]:
     assert call.runtime is not None
     rows = await call.client.get("/nodes")
     status = {str(r["node"]): r.get("status") for r in rows if isinstance(r, dict) and r.get("node")}
-    if node is not None:
-        if node not in status or not call.runtime.scope.allows_node(node):
+    if node is not None:  # the guard answered a node outside the scope as unknown already
+        if node not in status:
             raise scoping.unknown_node(node)
         return [node]
     return sorted(n for n, state in status.items() if state == "online" and call.runtime.scope.allows_node(n))

@@ -17,8 +17,7 @@ from pvemcp.server.call import Call, Handler, api_params
 from pvemcp.server.resolve import GuestLocator
 
 KEEP_ORDER = ("keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly")
-IMAGE = re.compile(r"(?:^|[:/])(?:vm|base|subvol)-(\d+)-")
-BACKUP = re.compile(r"vzdump-(?:qemu|lxc|openvz)-(\d+)-")
+IMAGE = re.compile(r"(?:^|[:/])(?:vm|base|subvol)-(\d+)-")  # a guest's disk; its backups may go
 
 
 def _path(call: Call) -> str:
@@ -28,12 +27,11 @@ def _path(call: Call) -> str:
 async def delete_storage_volume(call: Call) -> Any:
     volume, node, storage = str(call.args["volume"]), str(call.args["node"]), str(call.args["storage"])
     name = volume.split(":", 1)[-1]
-    image, backup = IMAGE.search(name), BACKUP.search(name)
-    owner = image or backup
-    if owner is not None:  # the guard checked the owner against the scope (server/reach.py: a volume's guest)
-        vmid = int(owner.group(1))
+    image = IMAGE.search(name)  # the guard checked its owner against the scope (reach.py: a volume's guest)
+    if image is not None:
+        vmid = int(image.group(1))
         locator = call.runtime.locator if call.runtime is not None else GuestLocator(call.client)
-        ref = (await locator.guests()).get(vmid) if image is not None else None
+        ref = (await locator.guests()).get(vmid)
         if ref is not None:
             where = {"node": node, "storage": storage}
             status = await call.client.get(wire.expand_path("/nodes/{node}/storage/{storage}/status", where))
