@@ -6,26 +6,26 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test check lint typecheck fmt docs bench clean snapshots dist
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml pvesim/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./pvesim -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	PVE_ACCESS_TIER=$${PVE_ACCESS_TIER:-read-execute} $(BIN)/pvemcp run --sandbox --transport http --print-config
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src pvesim/src tests bench
+	$(BIN)/ruff format --check src pvesim/src tests bench
 	$(BIN)/mypy
 
 test: check
 	$(BIN)/python -m pytest
 
 fmt: $(STAMP)
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src pvesim/src tests bench
+	$(BIN)/ruff check --fix src pvesim/src tests bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

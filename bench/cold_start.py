@@ -22,8 +22,8 @@ from bench.common import ERAS, QUIET_ENV, ROOT, Headline, Report, Stats, Table, 
 RUNS = 10
 IMPORT_RUNS = 5
 SPAWN_TIMEOUT = 60.0
-STDIO_PATH = ("pvemcp.server.stdio", "pvemcp.server.app", "pvemcp.server.dispatch")
-HEAVY = ("uvicorn", "asyncssh", "starlette", "sse_starlette", "pvemcp.sim", "rich")
+STDIO_PATH = ("pvemcp.stdio", "pvemcp.server.app", "pvemcp.server.dispatch")
+HEAVY = ("uvicorn", "asyncssh", "starlette", "sse_starlette", "pvesim", "rich")
 TOP_IMPORTS = 8
 CHAIN_SHOWN = 7
 
@@ -110,7 +110,7 @@ def import_table(report: Report) -> None:
         ["what", "median ms", "min ms"],
         notes=[f"median of {IMPORT_RUNS} runs; an import is timed inside the interpreter, without its start-up."],
     )
-    targets = ("import pvemcp.cli.main", "import " + ", ".join(STDIO_PATH), "import pvemcp.sim")
+    targets = ("import pvemcp.cli.main", "import " + ", ".join(STDIO_PATH), "import pvesim")
     for statement in targets:
         seconds = [import_seconds(statement) for _ in range(IMPORT_RUNS)]
         table.rows.append([f"`{statement}`", ms(statistics.median(seconds), 1), ms(min(seconds), 1)])
@@ -126,7 +126,7 @@ def import_table(report: Report) -> None:
 def heaviest_imports(report: Report) -> None:
     """The top-level packages that cost most on the path `run --sandbox` takes (first importer pays)."""
     roots: dict[str, int] = {}
-    for item in importtime("import " + ", ".join(("pvemcp.cli.main", *STDIO_PATH, "pvemcp.sim"))):
+    for item in importtime("import " + ", ".join(("pvemcp.cli.main", *STDIO_PATH, "pvesim"))):
         if "." not in item.name:
             roots[item.name] = max(roots.get(item.name, 0), item.cumulative_us)
     top = Table(

@@ -25,7 +25,7 @@ from pvemcp.pve.client import ApiToken, ProxmoxClient
 from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
 ERAS = ("legacy", "2026-07-28")
@@ -182,7 +182,7 @@ def server_for(client: ProxmoxClient, policy: Policy | None = None) -> Server[An
 @asynccontextmanager
 async def served(sim: Simulator) -> AsyncIterator[tuple[int, str]]:
     """The simulator over real HTTPS on 127.0.0.1 with a fresh certificate; yields (port, fingerprint)."""
-    from pvemcp.sim.serve import serving
+    from pvesim.serve import serving
 
     async with serving(sim, startup_timeout=SERVE_TIMEOUT) as (url, cert):
         yield int(url.rsplit(":", 1)[1]), cert.fingerprint

@@ -34,7 +34,7 @@ from bench.common import (
 )
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.tls import TlsConfig
-from pvemcp.sim import RealClock, Simulator
+from pvesim import RealClock, Simulator
 
 BURST = 100
 LATENCY_MS = 20

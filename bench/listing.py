@@ -16,7 +16,7 @@ from mcp import Client
 from bench.common import Headline, Report, Table, inprocess_client, server_for
 from pvemcp.catalog.spec import Module, Tier
 from pvemcp.server.inventory import Inventory, Policy
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 CONFIGS: tuple[tuple[str, Policy], ...] = (
     ("default (read-only, core)", Policy()),

@@ -28,7 +28,7 @@ from bench.common import (
     target_env,
     venv_script,
 )
-from pvemcp.sim import RealClock, Simulator
+from pvesim import RealClock, Simulator
 
 CALLS = 200
 TOOLS = ("pve_list_nodes", "pve_list_cluster_resources", "pve_get_cluster_status", "pve_list_storage")

@@ -18,7 +18,7 @@ from mcp import Client
 from bench.common import ERAS, Headline, Report, Stats, Table, inprocess_client, ms, server_for, timed
 from pvemcp.logs import configure_logging
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 CALLS = 500
 WARMUP = 50

@@ -18,7 +18,7 @@ from pvemcp.catalog.spec import Module, Tier
 from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 BUDGET = 40_000
 

@@ -18,7 +18,7 @@ from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 CALLS = 300
 WARMUP = 30

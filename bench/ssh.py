@@ -20,11 +20,11 @@ import anyio
 import pytest
 
 from bench.common import Headline, Report, Table, inprocess_client
-from pvemcp.sim import Simulator
 from pvemcp.ssh import batch
 from pvemcp.ssh.checks import CHECKS
 from pvemcp.ssh.client import SshChannel
 from pvemcp.ssh.settings import SshSettings
+from pvesim import Simulator
 
 ROUNDS = 15
 ARGVS: tuple[Sequence[str], ...] = tuple(check.argv for check in CHECKS)

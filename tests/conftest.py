@@ -24,8 +24,8 @@ from pvemcp.pve.client import ApiToken, ProxmoxClient, RetryPolicy
 from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
-from pvemcp.sim import Simulator
-from pvemcp.sim.builder import DEFAULT_SECRET
+from pvesim import Simulator
+from pvesim.builder import DEFAULT_SECRET
 from tests.canary import LeakHandler, LeakWatch, watching
 
 ERAS = ("legacy", "2026-07-28")

@@ -22,7 +22,7 @@ import uvicorn
 
 from pvemcp.config import load_config
 from pvemcp.http.serve import HttpService, bound_port, build_service, uvicorn_config
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import BIN, client_for
 
 BASE_ENV = {"PVE_AUDIT_LOG": "off", "MCP_PORT": "0"}

@@ -20,9 +20,9 @@ from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
-from pvemcp.sim import Simulator
-from pvemcp.sim.serve import serving
 from pvemcp.ssh.client import SshChannel
+from pvesim import Simulator
+from pvesim.serve import serving
 from tests.conftest import payload
 from tests.sshd import Sshd, make_sshd
 

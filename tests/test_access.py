@@ -15,7 +15,7 @@ from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FULL, payload
 
 pytestmark = pytest.mark.anyio

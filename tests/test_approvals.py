@@ -25,8 +25,8 @@ from pvemcp.server.confirm import UsedApprovals
 from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
 from pvemcp.server.inventory import Inventory
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest
+from pvesim import Simulator
+from pvesim.state import Guest
 from tests.conftest import FAST_RETRY, FULL, mcp_client, payload, sim_token
 from tests.helpers import pick
 

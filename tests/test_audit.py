@@ -25,7 +25,7 @@ from pvemcp.catalog.spec import Tier
 from pvemcp.cli.main import cli
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.inventory import Policy
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import BIN, FULL, mcp_client, payload
 from tests.helpers import pick
 

@@ -9,7 +9,7 @@ import pytest
 
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import Param, ToolSpec
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FULL, McpFactory, payload
 
 pytestmark = pytest.mark.anyio

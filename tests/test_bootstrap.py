@@ -12,10 +12,10 @@ from click.testing import CliRunner, Result
 from pvemcp.catalog import ALL_TOOLS, BY_NAME
 from pvemcp.catalog.spec import Module, Tier
 from pvemcp.cli.main import cli
+from pvemcp.compose import make_client
 from pvemcp.config import load_config
 from pvemcp.privileges import ToolAccess, check_tools, minimal_privileges, write_needs_of_readers
 from pvemcp.server.inventory import Inventory
-from pvemcp.server.stdio import make_client
 
 READ_ONLY_ROLE = "Datastore.Audit,Pool.Audit,Sys.Audit,Sys.Syslog,VM.Audit,VM.GuestAgent.Audit"
 

@@ -12,8 +12,8 @@ import pytest
 from pvemcp.pve.client import ProxmoxClient, RetryPolicy
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.pve.tls import TlsConfig
-from pvemcp.sim import Fault, Simulator
-from pvemcp.sim.serve import serving
+from pvesim import Fault, Simulator
+from pvesim.serve import serving
 from tests.conftest import client_for, sim_token
 
 pytestmark = pytest.mark.anyio

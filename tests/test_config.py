@@ -81,7 +81,7 @@ def test_pvemcp_run_with_bad_settings_exits_with_one_message_and_no_traceback() 
 
 @pytest.mark.anyio
 async def test_insecure_tls_logs_a_warning_when_the_client_is_built(caplog: pytest.LogCaptureFixture) -> None:
-    from pvemcp.server.stdio import make_client
+    from pvemcp.compose import make_client
 
     config = load_config({**GOOD, "PROXMOX_ALLOW_INSECURE_TLS": "true"})
     assert config.target is not None and config.target.tls.insecure

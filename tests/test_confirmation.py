@@ -22,8 +22,8 @@ from mcp.shared.exceptions import MCPError
 from pvemcp.audit import AuditLog
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.confirm import ConfirmMode
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest, GuestConfig
+from pvesim import Simulator
+from pvesim.state import Guest, GuestConfig
 from tests.conftest import mcp_client, payload
 from tests.helpers import pick
 

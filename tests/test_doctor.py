@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pvemcp.cli.main import cli
-from pvemcp.clients import pvemcp_command
 from pvemcp.pve.tls import TlsConfig
+from pvemcp.setup.clients import pvemcp_command
 from tests.sshd import Sshd, sshd_env_fixture, sshd_fixture  # noqa: F401
 
 CHECKS = ["config", "reach", "version", "auth", "privileges", "inventory", "ssh", "clients", "selftest"]

@@ -26,9 +26,9 @@ from pvemcp.server.call import Call
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
-from pvemcp.sim import Fault, Simulator
-from pvemcp.sim.faults import KINDS
-from pvemcp.sim.serve import serving
+from pvesim import Fault, Simulator
+from pvesim.faults import KINDS
+from pvesim.serve import serving
 from tests.canary import LeakWatch
 from tests.conftest import CANARY, FULL, LEAK_WATCH, WRONG_CANARY, McpFactory, client_for, payload, sim_token
 from tests.helpers import pick

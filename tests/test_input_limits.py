@@ -16,7 +16,7 @@ from pvemcp.catalog.spec import Param, ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ToolCallError
 from pvemcp.server.validation import ArgumentValidator, check_query
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory, payload
 from tests.helpers import failed
 

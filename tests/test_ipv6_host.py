@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from pvemcp.cli.main import cli
+from pvemcp.compose import make_client
 from pvemcp.config import ConfigError, load_config
-from pvemcp.server.stdio import make_client
 from tests.conftest import sim_served
 
 BASE = {

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pvemcp.cli.main import cli
 from pvemcp.doctor.model import CheckResult, Status
 from pvemcp.doctor.runner import render_table
-from pvemcp.setup_steps import Answers, CheckReport, render_report
+from pvemcp.setup.steps import Answers, CheckReport, render_report
 
 PIN = "AB:CD:" * 15 + "AB:CD"  # rich reads ":CD:" as 💿 and ":AB:" as 🆎
 EMOJI = ("💿", "🆎", "😄")

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from pvemcp.logs import RedactingFormatter, redact
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory
 
 pytestmark = pytest.mark.anyio

@@ -21,7 +21,7 @@ from pvemcp.pve import wire
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FULL, McpFactory, mcp_client, payload
 from tests.helpers import pick
 

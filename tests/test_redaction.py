@@ -12,7 +12,7 @@ from pvemcp.audit import AuditLog
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.server.call import REDACTED, SECRET_ARGS, redacted, secret_name
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import LEAK_WATCH, client_for, mcp_client, payload
 
 PRIVATE_KEY = (

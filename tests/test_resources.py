@@ -17,7 +17,7 @@ from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
 from pvemcp.server.scope import parse_scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FULL, mcp_client
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ from mcp import Client
 from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FULL, McpFactory, client_for, payload
 from tests.helpers import call, failed
 

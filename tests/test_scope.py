@@ -17,7 +17,7 @@ from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.reach import catalog_rules as reach
 from pvemcp.server.resolve import GuestLocator
 from pvemcp.server.scope import Scope, filter_result, guest_homes, parse_scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import mcp_client, payload
 
 pytestmark = pytest.mark.anyio

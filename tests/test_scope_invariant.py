@@ -29,8 +29,8 @@ from pvemcp.catalog import ALL_TOOLS, BY_NAME
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
-from pvemcp.sim.effects import Target
+from pvesim import Simulator
+from pvesim.effects import Target
 from tests.conftest import CANARY, client_for, mcp_client
 from tests.test_scope import valid_args
 

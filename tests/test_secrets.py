@@ -24,7 +24,7 @@ from pvemcp.config import ConfigError, load_config
 from pvemcp.pve.client import BAD_HEADER, ApiToken, ProxmoxClient, RequestNotSentError
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.secret_input import MAX_SECRET_FILE
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.canary import LeakHandler
 from tests.conftest import FAST_RETRY, LEAK_WATCH, client_for, mcp_client
 from tests.httpserver import http_service

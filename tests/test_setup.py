@@ -25,7 +25,7 @@ from pvemcp.cli.main import cli
 from pvemcp.config import Config, load_config
 from pvemcp.pve.client import ApiToken, ProxmoxClient
 from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
-from pvemcp.sim.builder import DEFAULT_SECRET
+from pvesim.builder import DEFAULT_SECRET
 from tests.conftest import BIN, WRONG_CANARY, payload
 
 TOKEN_ID = "root@pam!pvemcp"

@@ -12,15 +12,15 @@ import anyio
 import asyncssh
 import pytest
 
+from pvemcp.compose import make_runtime
 from pvemcp.config import load_config
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
-from pvemcp.server.stdio import make_runtime
-from pvemcp.sim import Simulator
 from pvemcp.ssh.channel import TRUNCATED, CommandResult
 from pvemcp.ssh.client import SshChannel
 from pvemcp.ssh.routing import Router
 from pvemcp.ssh.settings import SshSettings
+from pvesim import Simulator
 from tests.conftest import client_for
 from tests.sshd import Sshd, sshd_env_fixture, sshd_fixture  # noqa: F401
 

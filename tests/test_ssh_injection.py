@@ -16,8 +16,8 @@ import anyio
 import pytest
 
 from pvemcp.pve.client import ProxmoxClient
-from pvemcp.sim import Simulator
 from pvemcp.ssh.commands import CONTAINER_NAME, DIAGNOSTICS, SINCE
+from pvesim import Simulator
 from tests.standins import DOCKER_TAG, NORUN_TAG, Rig, add_tag, rig, running_containers
 
 pytestmark = pytest.mark.anyio

@@ -22,8 +22,8 @@ from pvemcp.pve.tasks import percent_of
 from pvemcp.server.app import build_server
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory
-from pvemcp.sim import Simulator
-from pvemcp.sim.simulator import SimWaitClock
+from pvesim import Simulator
+from pvesim.simulator import SimWaitClock
 from tests.conftest import FULL, McpFactory, payload
 from tests.helpers import call, failed, pick
 

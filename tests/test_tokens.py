@@ -14,7 +14,7 @@ from pvemcp.catalog.spec import Tier
 from pvemcp.cli.main import cli
 from pvemcp.config import ConfigError, load_config
 from pvemcp.http.tokens import TokenAuthenticator, entry_toml, load_tokens_file, new_token, parse_tokens
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.httpserver import http_service, run_refused
 
 pytestmark = pytest.mark.anyio

@@ -10,8 +10,8 @@ from mcp.shared.exceptions import MCPError
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import Tier
 from pvemcp.server.inventory import Policy
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest
+from pvesim import Simulator
+from pvesim.state import Guest
 from tests.conftest import McpFactory
 from tests.helpers import call, failed, pick
 

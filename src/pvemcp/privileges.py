@@ -39,7 +39,7 @@ from pvemcp.catalog.permissions import (
     schema_path,
 )
 from pvemcp.catalog.spec import Tier, ToolSpec
-from pvemcp.sim.access_state import BUILTIN_ROLES
+from pvemcp.pve.roles import BUILTIN_ROLES
 
 if TYPE_CHECKING:
     from pvemcp.pve.client import ProxmoxClient

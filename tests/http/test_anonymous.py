@@ -12,7 +12,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from pvemcp.http.app import ANONYMOUS_CALLER
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import payload
 from tests.httpserver import http_service
 

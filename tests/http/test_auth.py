@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from pvemcp.catalog.spec import Tier
 from pvemcp.http.tokens import entry_toml, new_token
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import payload
 from tests.httpserver import http_service, spawn_http
 

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from pvemcp.http.guards import SecurityHeaders
 from pvemcp.http.settings import HttpSettings
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.http.wire import Answer, connect, exchange, parse, read_all, request, serve_asgi, trickle
 from tests.httpserver import http_service
 

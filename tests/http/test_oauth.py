@@ -24,7 +24,7 @@ from pvemcp.catalog.spec import Tier
 from pvemcp.config import ConfigError, load_config
 from pvemcp.http.oauth import JwksCache, OAuthAuthenticator
 from pvemcp.http.settings import OAuthSettings
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.http.test_auth import INITIALIZE, MCP_HEADERS, STOPPED_QEMU, assert_not_logged, log_text, mcp_over_http
 from tests.httpserver import http_service
 

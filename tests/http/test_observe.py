@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from pvemcp.http.observe import Metrics, Readiness, escape_label
-from pvemcp.sim import Fault, Simulator
+from pvesim import Fault, Simulator
 from tests.conftest import WRONG_CANARY, client_for
 from tests.helpers import pick
 from tests.httpserver import http_service, spawn_http

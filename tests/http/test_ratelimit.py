@@ -11,7 +11,7 @@ from pvemcp.http.auth import GRANT_KEY
 from pvemcp.http.ratelimit import FixedWindow, caller_key
 from pvemcp.http.tokens import new_token
 from pvemcp.server.access import Grant
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.http.wire import Answer, exchange, parse, request
 from tests.httpserver import http_service
 

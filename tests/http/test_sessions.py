@@ -20,7 +20,7 @@ from pvemcp.catalog.spec import Tier
 from pvemcp.http.sessions import SessionBook
 from pvemcp.http.settings import load_http_settings
 from pvemcp.http.tokens import entry_toml, new_token
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.httpserver import http_service, run_refused
 
 pytestmark = pytest.mark.anyio

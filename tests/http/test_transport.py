@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from mcp import Client
 
-from pvemcp.sim import RealClock, Simulator
+from pvesim import RealClock, Simulator
 from tests.conftest import CANARY, ERAS, payload
 from tests.helpers import pick
 from tests.httpserver import http_service, run_refused, spawn_http

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import httpx2
 import pytest
 
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 from .support import make_client
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx2
 
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 API = "/api2/json"
 BASE_URL = "https://pve1.sim:8006"

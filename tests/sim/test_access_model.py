@@ -11,7 +11,7 @@ import pytest
 
 from pvemcp.pve.client import ApiToken, ProxmoxClient
 from pvemcp.pve.errors import PveMcpError
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FAST_RETRY, client_for
 
 pytestmark = pytest.mark.anyio

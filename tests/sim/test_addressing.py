@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.addressing import BY_FORMAT, addressed, reader_for, volume_guests, wire_text
-from pvemcp.sim.effects import task_targets
+from pvesim import Simulator
+from pvesim.addressing import BY_FORMAT, addressed, reader_for, volume_guests, wire_text
+from pvesim.effects import task_targets
 
 from .support import load_endpoints, schema_dir
 

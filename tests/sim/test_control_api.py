@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from pvemcp.sim import RealClock, Simulator
+from pvesim import RealClock, Simulator
 
 from .support import API, data, make_client
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from pvemcp.sim import Fault, RecordedRequest, Simulator, Target
+from pvesim import Fault, RecordedRequest, Simulator, Target
 from tests.conftest import client_for
 from tests.sim.test_lifecycle import SteppedClock
 

@@ -15,9 +15,9 @@ from weakref import WeakKeyDictionary
 
 import pytest
 
-from pvemcp.sim import Simulator, Target
-from pvemcp.sim.node_admin_state import LAST_APT_REFRESH, NodeRecords, default_config
-from pvemcp.sim.state import ClusterState, Guest, Volume
+from pvesim import Simulator, Target
+from pvesim.node_admin_state import LAST_APT_REFRESH, NodeRecords, default_config
+from pvesim.state import ClusterState, Guest, Volume
 
 from .support import API, make_client, sample_path
 

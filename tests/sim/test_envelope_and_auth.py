@@ -5,7 +5,7 @@ import json
 import httpx2
 import pytest
 
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 
 from .support import API, data, make_client
 

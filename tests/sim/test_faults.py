@@ -6,7 +6,7 @@ import anyio
 import httpx2
 import pytest
 
-from pvemcp.sim import Fault, Simulator
+from pvesim import Fault, Simulator
 
 from .support import API, data, make_client
 

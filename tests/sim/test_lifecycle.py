@@ -5,8 +5,8 @@ import re
 import httpx2
 import pytest
 
-from pvemcp.sim import ManualClock, Simulator
-from pvemcp.sim.tasks import decode_upid
+from pvesim import ManualClock, Simulator
+from pvesim.tasks import decode_upid
 
 from .support import API, UPID_PATTERN, data, make_client
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from pvemcp.sim.errors import ApiError
-from pvemcp.sim.params import Param, integer, text, validate
+from pvesim.errors import ApiError
+from pvesim.params import Param, integer, text, validate
 
 from .support import API
 

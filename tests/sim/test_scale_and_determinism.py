@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pvemcp.sim import ManualClock, Simulator
+from pvesim import ManualClock, Simulator
 
 from .support import API, data, make_client
 

@@ -7,9 +7,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.handlers import ALL_ROUTES
-from pvemcp.sim.routes import Route
+from pvesim import Simulator
+from pvesim.handlers import ALL_ROUTES
+from pvesim.routes import Route
 
 from .support import API, load_endpoints, sample_path, schema_dir
 

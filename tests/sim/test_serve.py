@@ -11,8 +11,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from pvemcp.sim import Fault, Simulator
-from pvemcp.sim.serve import generate_self_signed, serve, serving
+from pvesim import Fault, Simulator
+from pvesim.serve import generate_self_signed, serve, serving
 
 from .support import API, data
 

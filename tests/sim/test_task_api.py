@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.tasks import UpidInfo, decode_upid, encode_upid
+from pvesim import Simulator
+from pvesim.tasks import UpidInfo, decode_upid, encode_upid
 
 from .support import API, data
 

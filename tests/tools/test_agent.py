@@ -8,7 +8,7 @@ import pytest
 
 from pvemcp.catalog.spec import Module, Tier
 from pvemcp.server.inventory import Policy
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory
 from tests.helpers import call, failed, pick
 

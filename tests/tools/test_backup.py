@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest
+from pvesim import Simulator
+from pvesim.state import Guest
 from tests.conftest import McpFactory, payload
 from tests.helpers import call, failed, pick
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest
+from pvesim import Simulator
+from pvesim.state import Guest
 from tests.conftest import McpFactory
 from tests.helpers import call, pick
 

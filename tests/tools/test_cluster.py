@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory
 from tests.helpers import call, pick
 

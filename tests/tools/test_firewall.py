@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.firewall_state import Rule
+from pvesim import Simulator
+from pvesim.firewall_state import Rule
 from tests.conftest import McpFactory
 from tests.helpers import call, failed, pick
 

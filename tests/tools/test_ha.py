@@ -7,8 +7,8 @@ import pytest
 
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.scope import parse_scope
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest
+from pvesim import Simulator
+from pvesim.state import Guest
 from tests.conftest import McpFactory, mcp_client, payload
 from tests.helpers import call, failed, pick
 

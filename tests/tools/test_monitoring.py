@@ -9,8 +9,8 @@ import pytest
 
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ProxmoxApiError
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest, Node
+from pvesim import Simulator
+from pvesim.state import Guest, Node
 from tests.conftest import McpFactory
 from tests.helpers import call, failed, pick
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory
 from tests.helpers import call, failed
 

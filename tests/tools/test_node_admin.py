@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory, payload
 from tests.helpers import call, failed
 

@@ -14,7 +14,7 @@ from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.rawpath import path_problem
 from pvemcp.server.reach import Reach, path_reach
 from pvemcp.server.scope import parse_scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import McpFactory, mcp_client, payload
 from tests.helpers import call, failed
 

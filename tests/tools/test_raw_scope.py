@@ -24,7 +24,7 @@ from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.dispatch import Runtime
 from pvemcp.server.inventory import Inventory, Policy
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
+from pvesim import Simulator
 from tests.conftest import FULL, mcp_client, payload
 
 pytestmark = pytest.mark.anyio

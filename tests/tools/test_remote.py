@@ -18,10 +18,10 @@ from pvemcp.config import load_config
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
 from pvemcp.ssh import checks
 from pvemcp.ssh.channel import CommandResult
 from pvemcp.ssh.commands import docker_missing
+from pvesim import Simulator
 from tests.conftest import FULL, mcp_client, payload
 from tests.helpers import pick
 from tests.standins import DOCKER_TAG, SSH_FULL, Rig, add_tag, rig, running_containers

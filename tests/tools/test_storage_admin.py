@@ -10,9 +10,9 @@ import pytest
 
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.scope import Scope
-from pvemcp.sim import Simulator
-from pvemcp.sim.handlers.storage_admin import remote_body, remote_size
-from pvemcp.sim.state import Volume
+from pvesim import Simulator
+from pvesim.handlers.storage_admin import remote_body, remote_size
+from pvesim.state import Volume
 from tests.conftest import McpFactory, mcp_client, payload
 from tests.helpers import call, failed, pick
 

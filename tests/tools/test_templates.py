@@ -8,8 +8,8 @@ from urllib.parse import quote
 
 import pytest
 
-from pvemcp.sim import Simulator
-from pvemcp.sim.state import Guest
+from pvesim import Simulator
+from pvesim.state import Guest
 from tests.conftest import McpFactory
 from tests.helpers import call, failed, pick
 

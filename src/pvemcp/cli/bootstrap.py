@@ -91,7 +91,7 @@ def _withheld_lines(plan: Plan) -> list[str]:
 
 async def apply_plan(config: Config, plan: Plan) -> dict[str, Any]:
     """Create or update the role, create the user if missing, grant ACLs, create the token; return the token."""
-    from pvemcp.server.stdio import make_client
+    from pvemcp.compose import make_client
 
     client = make_client(config)
     try:

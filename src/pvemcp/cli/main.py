@@ -76,7 +76,7 @@ def run(sandbox: bool, print_config: bool, transport: str | None, profile: str |
         with contextlib.suppress(KeyboardInterrupt):
             anyio.run(lambda: serve_http(config, print_config=print_config))
         return
-    from pvemcp.server.stdio import serve_stdio
+    from pvemcp.stdio import serve_stdio
 
     if print_config:
         click.echo(

@@ -18,10 +18,10 @@ from typing import Any, NoReturn
 import click
 
 from pvemcp.catalog.spec import Tier
-from pvemcp.clients import BY_KEY
 from pvemcp.pve.tls import format_fingerprint
-from pvemcp.setup_plan import GENERIC
-from pvemcp.setup_steps import PRIVSEP_WORD, TLS_MODES, Answers, CheckReport, TlsMode, parse_token_id, read_secret_file
+from pvemcp.setup.clients import BY_KEY
+from pvemcp.setup.plan import GENERIC
+from pvemcp.setup.steps import PRIVSEP_WORD, TLS_MODES, Answers, CheckReport, TlsMode, parse_token_id, read_secret_file
 
 CLIENT_KEYS = (*BY_KEY, GENERIC.key)
 _PROFILE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -171,7 +171,7 @@ def _complete_scripted(answers: Answers, flags: dict[str, Any]) -> None:
 def _validate(answers: Answers) -> list[str]:
     """The problems `pvemcp run` would report for these answers, in its own words."""
     from pvemcp.config import ConfigError, load_config
-    from pvemcp.setup_plan import settings_for
+    from pvemcp.setup.plan import settings_for
 
     try:
         load_config({**settings_for(answers, secret_file=None), "PVE_AUDIT_LOG": "off"}, cwd=None)
@@ -187,7 +187,7 @@ def _validate_or_exit(answers: Answers) -> None:
 
 
 def _presented(answers: Answers) -> Any:
-    from pvemcp.setup_steps import presented_certificate
+    from pvemcp.setup.steps import presented_certificate
 
     try:
         return presented_certificate(answers.host, answers.port, ca_file=answers.ca_file or None)
@@ -320,7 +320,7 @@ def _check(answers: Answers) -> CheckReport:
     """Run the live check and show its summary, or the failure explained."""
     import anyio
 
-    from pvemcp.setup_steps import live_check, render_report
+    from pvemcp.setup.steps import live_check, render_report
 
     click.echo(f"\nChecking {answers.base_url} as {answers.token_id} …")
     report = anyio.run(live_check, answers)
@@ -376,7 +376,7 @@ def _client_list(text: str) -> list[str]:
 
 def _write(answers: Answers, where: Destination, *, print_only: bool, ask: bool) -> None:
     """Plan every file, then print the plan (--print-config) or write it and say what was written."""
-    from pvemcp.setup_plan import carry_out, make_plan, render_plan
+    from pvemcp.setup.plan import carry_out, make_plan, render_plan
 
     try:
         plan = make_plan(

@@ -22,8 +22,8 @@ def serve_simulator(*, host: str, port: int, nodes: int, guests: int, latency_ms
     import anyio
 
     from pvemcp.logs import configure_logging
-    from pvemcp.sim import RealClock, Simulator
-    from pvemcp.sim.serve import generate_self_signed, serve
+    from pvesim import RealClock, Simulator
+    from pvesim.serve import generate_self_signed, serve
 
     if not _is_loopback(host):
         click.echo(f"refusing to serve the simulator on {host}: it is for loopback only", err=True)

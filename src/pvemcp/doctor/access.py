@@ -26,8 +26,8 @@ from pvemcp.privileges import (
     role_for,
 )
 from pvemcp.pve.errors import PveMcpError
+from pvemcp.pve.roles import BUILTIN_ROLES
 from pvemcp.server.inventory import Inventory
-from pvemcp.sim.access_state import BUILTIN_ROLES
 
 Permissions = Mapping[str, Mapping[str, int]]
 

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pvemcp.clients import FoundEntry, find_entries, pvemcp_command
 from pvemcp.doctor.model import CheckResult, DoctorContext, green, red, skip
+from pvemcp.setup.clients import FoundEntry, find_entries, pvemcp_command
 
 NONE_FOUND = (
     "no MCP client configuration here runs pvemcp; add one with `pvemcp setup`"

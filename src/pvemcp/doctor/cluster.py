@@ -116,8 +116,8 @@ def _read_probe(specs: list[ToolSpec]) -> ToolSpec | None:
 async def check_selftest(ctx: DoctorContext) -> CheckResult:
     from mcp import Client
 
+    from pvemcp.compose import make_runtime
     from pvemcp.server.app import build_server
-    from pvemcp.server.stdio import make_runtime
 
     config = ctx.config()
     client = await ctx.api()

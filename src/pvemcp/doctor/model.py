@@ -136,7 +136,7 @@ class DoctorContext:
         if self._client is None:
             config = self.config()
             if config.sandbox or config.target is None:
-                from pvemcp.server.stdio import sandbox_client
+                from pvemcp.compose import sandbox_client
 
                 self._client = sandbox_client()
             else:

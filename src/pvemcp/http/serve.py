@@ -41,11 +41,11 @@ class HttpService:
 
 async def build_service(config: Config, client: ProxmoxClient) -> HttpService:
     """The server, every caller's listing and the Starlette app, built before the first request."""
+    from pvemcp.compose import make_runtime
     from pvemcp.http.app import ANONYMOUS_CALLER, build_http_app, identify
     from pvemcp.http.auth import load_authenticator
     from pvemcp.http.observe import Metrics, Readiness
     from pvemcp.server.app import build_server
-    from pvemcp.server.stdio import make_runtime
 
     settings = config.http
     assert settings is not None, "build_service needs the HTTP settings (MCP_TRANSPORT=http)"
@@ -109,7 +109,7 @@ async def serve_http(config: Config, *, print_config: bool = False) -> None:
     import anyio
     import uvicorn
 
-    from pvemcp.server.stdio import log_safety, make_client, settle_heap
+    from pvemcp.compose import log_safety, make_client, settle_heap
 
     settings = config.http
     assert settings is not None

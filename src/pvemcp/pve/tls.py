@@ -52,10 +52,6 @@ class TlsConfig:
         return ssl.create_default_context(cafile=self.ca_file)
 
 
-class FingerprintMismatchError(ssl.SSLError):
-    """The node presented a certificate other than the pinned one."""
-
-
 class _PinnedStream(httpcore2.AsyncNetworkStream):
     def __init__(self, inner: httpcore2.AsyncNetworkStream, expected: str) -> None:
         self._inner = inner

@@ -6,9 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-SshMode = Literal["auto", "on", "off"]
 DEFAULT_MAX_OUTPUT = 1024 * 1024
 # A host or user may not smuggle ssh options or shell syntax: no leading '-', no spaces, quotes or metacharacters.
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")

@@ -8,23 +8,21 @@ from __future__ import annotations
 from pvemcp.server import preview
 from pvemcp.server.call import Handler
 from pvemcp.server.composites import (
-    access,
     ceph,
+    firewall,
     guests,
     monitoring,
     network,
     raw,
     remote,
-    storage,
     storage_admin,
     tasks,
 )
 
 HANDLERS: dict[str, Handler] = {
     **guests.HANDLERS,
-    **storage.HANDLERS,
     **network.HANDLERS,
-    **access.HANDLERS,
+    **firewall.HANDLERS,
     **monitoring.HANDLERS,
     **preview.HANDLERS,
     **tasks.HANDLERS,

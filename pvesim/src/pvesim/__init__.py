@@ -2,7 +2,7 @@
 
 ``Simulator`` builds a deterministic cluster (nodes, guests, storages, tasks) and answers
 ``/api2/json`` with Proxmox's envelope, errors and quirks; ``Fault`` injects failures;
-``pvemcp.sim.serve`` serves it over HTTPS on loopback. With ``record_effects`` on, each
+``pvesim.serve`` serves it over HTTPS on loopback. With ``record_effects`` on, each
 ``RecordedRequest`` also names the guests and nodes (``Target``) it addressed and changed.
 """
 
@@ -13,5 +13,7 @@ from .clock import Clock, ManualClock, RealClock
 from .effects import Target
 from .faults import Fault
 from .simulator import Simulator
+
+__version__ = "0.1.0"
 
 __all__ = ["Clock", "Fault", "ManualClock", "RealClock", "RecordedRequest", "Simulator", "Target"]

@@ -1,4 +1,4 @@
-"""Composite handlers for the access and firewall tools.
+"""Composite handlers for the firewall tools.
 
 Proxmox puts every new firewall rule at the top and ignores `pos` on create; a rule is placed
 elsewhere by moving it afterwards. So that a rule never takes effect in the wrong place, one

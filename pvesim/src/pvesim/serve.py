@@ -27,7 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 if TYPE_CHECKING:
     from .simulator import Simulator
 
-log = logging.getLogger("pvemcp.sim")
+log = logging.getLogger("pvesim")
 
 LOOPBACK_NAMES = ("localhost",)
 

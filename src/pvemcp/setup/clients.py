@@ -81,14 +81,6 @@ def stdio_entry(
     return entry
 
 
-def http_entry(client: ClientTarget, url: str, *, token_header: str | None = None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"type": "http"} if client.typed else {}
-    entry[client.url_key] = url
-    if token_header:
-        entry["headers"] = {"Authorization": token_header}
-    return entry
-
-
 @dataclass(frozen=True, slots=True)
 class Written:
     path: Path

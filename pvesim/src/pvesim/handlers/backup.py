@@ -11,8 +11,6 @@ from ..routes import Call, Route
 from ..state import Task
 from ..vzdump import back_up, storage_problem
 
-JOB_ONLY = ("comment", "dow", "enabled", "repeat-missed", "schedule", "starttime")
-
 
 def verify(params: Mapping[str, object], check_missing: bool) -> None:
     """PVE::VZDump::verify_vzdump_parameters."""

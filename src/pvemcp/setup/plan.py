@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pvemcp.clients import BY_KEY, ClientTarget, merge_entry, stdio_entry
 from pvemcp.pve.tls import format_fingerprint
-from pvemcp.setup_steps import Answers
+from pvemcp.setup.clients import BY_KEY, ClientTarget, merge_entry, stdio_entry
+from pvemcp.setup.steps import Answers
 
 # Every setting setup decides; one it leaves unset this time is removed (or blanked in a profile) so that a
 # value from an earlier run (a pin, an SSH host) cannot linger next to the new answers.

@@ -9,7 +9,6 @@ from ..routes import Call, Reply, Route
 from ..state import Task
 
 BRIDGES = {"any_local_bridge": ("bridge", "OVSBridge"), "any_bridge": ("bridge", "OVSBridge", "vnet")}
-NOT_SETTINGS = frozenset({"node", "iface", "delete", "cidr", "cidr6"})
 
 
 def _network(c: Call) -> NodeNetwork:

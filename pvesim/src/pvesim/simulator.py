@@ -68,7 +68,7 @@ class Simulator:
     """A stateful, deterministic Proxmox VE cluster answering /api2/json like the real one.
 
     Mount ``sim.app`` with ``httpx2.ASGITransport`` for in-process tests, or serve it with
-    ``pvemcp.sim.serve``. The default clock is manual: tasks finish when a test advances it.
+    ``pvesim.serve``. The default clock is manual: tasks finish when a test advances it.
     ``record_effects=True`` records what each request addressed and changed (module docstring).
     """
 

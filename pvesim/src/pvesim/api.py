@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .effects import Target
     from .simulator import Simulator
 
-log = logging.getLogger("pvemcp.sim")
+log = logging.getLogger("pvesim")
 
 API_PREFIX = "/api2/json"
 # A long-running sandbox forgets its oldest half of recorded requests past this many.

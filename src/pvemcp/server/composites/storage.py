@@ -1,7 +1,0 @@
-"""Composite handlers for storage tools."""
-
-from __future__ import annotations
-
-from pvemcp.server.call import Handler
-
-HANDLERS: dict[str, Handler] = {}
