@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import re
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ SIM_URL = "https://pve1.sim:8006"
 # Quiet servers: an info line per call on stderr would drown the tables and cost time we are not measuring.
 QUIET_ENV = {"PVE_LOG_LEVEL": "warning", "PVE_AUDIT_LOG": "off"}  # measurements never touch the audit log
 SERVE_TIMEOUT = 15.0
+# Every tool the catalog has (the SSH tools aside, which need an SSH channel): the longest tools/list.
+FULL_CATALOG = {"PVE_ACCESS_TIER": "full", "PVE_MODULE_MODE": "advanced"}
+SETTINGS_PRINTED = 7  # the PROXMOX_* lines `pvemcp sim serve` prints
 NUMBER = re.compile(r"^(-|[-+]?[\d.,]+ ?(ms|MiB|×|%|s)?)$")
 
 
@@ -201,3 +205,33 @@ def target_env(sim: Simulator, port: int, fingerprint: str) -> dict[str, str]:
         "PROXMOX_TOKEN_SECRET": token.secret,
         "PROXMOX_TLS_FINGERPRINT": fingerprint,
     }
+
+
+@contextmanager
+def sim_process(*extra: str) -> Iterator[dict[str, str]]:
+    """`pvemcp sim serve --port 0` in its own process, as a user runs it; yields the PROXMOX_* lines it prints.
+
+    In its own process the simulator takes no CPU time from the process that measures.
+    """
+    proc = subprocess.Popen(
+        [venv_script("pvemcp"), "sim", "serve", "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert proc.stdout is not None
+        env: dict[str, str] = {}
+        while len(env) < SETTINGS_PRINTED:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("pvemcp sim serve exited before printing its settings")
+            key, _, value = line.strip().partition("=")
+            env[key] = value
+        yield env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=SERVE_TIMEOUT)
+        if proc.stdout is not None:
+            proc.stdout.close()

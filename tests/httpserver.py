@@ -20,8 +20,8 @@ from typing import Any
 import anyio
 import uvicorn
 
-from pvemcp.config import load_config
 from pvemcp.http.serve import HttpService, bound_port, build_service, uvicorn_config
+from pvemcp.http.settings import load_http_config
 from pvesim import Simulator
 from tests.conftest import BIN, client_for
 
@@ -48,7 +48,7 @@ def http_service(env: Mapping[str, str], sim: Simulator, **runtime: Any) -> Iter
 
     `runtime` sets Runtime fields after the build (e.g. clock=sim.wait_clock()).
     """
-    config = load_config({**BASE_ENV, **env}, sandbox=True, transport="http")
+    config = load_http_config({**BASE_ENV, **env}, sandbox=True)
     ready = threading.Event()
     box: dict[str, Any] = {}
 

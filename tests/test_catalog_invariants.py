@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from pvemcp.catalog import ALL_TOOLS
-from pvemcp.catalog.spec import Tier, ToolSpec
+from pvemcp.catalog.spec import Local, Raw, Rest, Ssh, Tier, ToolSpec
+from pvemcp.server.dispatch import OWN_HANDLERS
 from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.listing import build_listing
@@ -38,7 +39,7 @@ def test_tool_and_alias_names_are_unique_and_valid() -> None:
 def test_every_tool_is_described_for_the_model(spec: ToolSpec) -> None:
     assert spec.title and len(spec.description) >= 40
     assert all(len(p.description) >= 10 for p in spec.params)
-    assert spec.handler is None or spec.handler in HANDLERS
+    assert spec.handler is None or spec.handler in HANDLERS or spec.handler in OWN_HANDLERS
 
 
 @pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
@@ -57,11 +58,11 @@ def test_safety_flags_are_consistent(spec: ToolSpec) -> None:
     if spec.confirm:
         assert spec.destructive
     if spec.tier is Tier.READ_ONLY:
-        assert spec.method == "GET" and not spec.destructive
-    if spec.method != "GET":
+        assert spec.read_only and not spec.destructive
+    if not spec.read_only:
         assert spec.tier > Tier.READ_ONLY
     words = ("stop", "shutdown", "reboot", "reset", "suspend", "delete", "rollback", "restore", "migrate")
-    if any(word in spec.name for word in words) and spec.method != "GET":
+    if any(word in spec.name for word in words) and not spec.read_only:
         assert spec.confirm, "tools that stop, remove, roll back, restore or migrate things confirm"
     for name in spec.at_least_one:
         assert spec.param(name) is not None, name
@@ -112,3 +113,19 @@ def test_method_path_and_parameters_exist_in_the_official_schema(spec: ToolSpec)
                 assert param.minimum >= float(schema["minimum"]), name
             if not schema.get("optional", False) and param.name not in spec.placeholders and name not in spec.fixed:
                 assert param.required, f"{name} is required by Proxmox"
+
+
+@pytest.mark.parametrize("spec", ALL_TOOLS, ids=IDS)
+def test_the_record_says_what_the_tool_sends(spec: ToolSpec) -> None:
+    """No placeholder endpoints: a tool without one of its own has no method or path to report."""
+    if spec.rest is None and not spec.raw:
+        with pytest.raises(TypeError, match="sends no request of its own"):
+            _ = spec.path
+        assert spec.placeholders == () and spec.guest_type is None
+    assert spec.api == isinstance(spec.target, Rest | Raw)
+    assert spec.ssh == isinstance(spec.target, Ssh)
+    if isinstance(spec.target, Ssh):  # an SSH command that can change things is never read-only
+        assert spec.read_only is not spec.target.writes
+        assert spec.target.writes == spec.destructive
+    if isinstance(spec.target, Local):
+        assert spec.read_only and spec.tier is Tier.READ_ONLY

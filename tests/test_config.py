@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from pvemcp.config import ConfigError, load_config
+from pvemcp.config.table import int_default, number_default
 from pvemcp.pve.tls import normalize_fingerprint
+from pvemcp.ssh.settings import SshSettings
 
 GOOD = {
     "PROXMOX_HOST": "pve.example.test",
@@ -165,3 +168,68 @@ def test_ssh_settings_are_required_only_when_an_ssh_tool_would_be_exposed() -> N
     assert hidden.ssh is None and not hidden.policy.ssh
     with pytest.raises(ConfigError, match="PROXMOX_SSH_HOST is not set"):
         load_config({**GOOD, "PVE_SSH": "on"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("PROXMOX_SSH_PORT", "22.5", "PROXMOX_SSH_PORT='22.5' must be a whole number from 1 to 65535"),
+        ("PROXMOX_PORT", "8006.0", "PROXMOX_PORT='8006.0' must be a whole number from 1 to 65535"),
+        ("PVE_RESULT_MAX_BYTES", "40000.5", "PVE_RESULT_MAX_BYTES='40000.5' must be a whole number from 2000 to"),
+        ("PVE_SSH_MAX_OUTPUT_BYTES", "1_048_576", "PVE_SSH_MAX_OUTPUT_BYTES='1_048_576' must be a whole number"),
+        ("PROXMOX_TIMEOUT", "nan", "PROXMOX_TIMEOUT='nan' is not a number"),
+        ("PROXMOX_TIMEOUT", "1e3", "PROXMOX_TIMEOUT='1e3' is not a number"),
+        ("PROXMOX_TIMEOUT", "0.5", "PROXMOX_TIMEOUT='0.5' must be a number from 1 to 600"),
+        ("PROXMOX_SSH_TRUST_ON_FIRST_USE", "t", "PROXMOX_SSH_TRUST_ON_FIRST_USE='t' is not a boolean"),
+    ],
+)
+def test_one_rule_for_every_number_and_boolean(name: str, value: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config({**GOOD, **SSH, "PVE_ACCESS_TIER": "full", name: value})
+    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+def test_seconds_take_decimals_and_booleans_any_case() -> None:
+    config = load_config({**GOOD, **SSH, "PROXMOX_TIMEOUT": "2.5", "PROXMOX_SSH_TRUST_ON_FIRST_USE": "YES"})
+    assert config.target is not None and config.target.timeout == 2.5
+    assert config.ssh is not None and config.ssh.trust_on_first_use
+
+
+def test_a_setting_the_configuration_does_not_use_is_not_judged() -> None:
+    assert load_config({**GOOD, "PVE_SSH": "off", "PROXMOX_SSH_PORT": "22.5"}).ssh is None
+
+
+def test_config_imports_neither_the_http_transport_nor_heavy_libraries() -> None:
+    """pvemcp.config is on the stdio start path; the HTTP layer builds on it, never the other way round."""
+    code = (
+        "import sys, pvemcp.config;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('asyncssh', 'rich', 'jsonschema',"
+        " 'pydantic_settings') or m == 'pvemcp.http' or m.startswith('pvemcp.http.')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stdout.strip() == "[]"
+    source = Path(__file__).resolve().parents[1] / "src" / "pvemcp"
+    for path in (source / "config").rglob("*.py"):
+        assert not [m for m in imported(path) if m.startswith("pvemcp.http")], path
+    for path in (source / "server").rglob("*.py"):
+        assert not [m for m in imported(path) if m.startswith("pvemcp.config")], path
+
+
+def imported(path: Path) -> list[str]:
+    """Every module a file imports, at any depth (TYPE_CHECKING blocks and functions included)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return names
+
+
+def test_the_ssh_defaults_are_the_tables() -> None:
+    """SshSettings sits below the configuration and repeats its defaults; they must agree."""
+    ssh = SshSettings(host="h", user="u", key_path=Path("k"))
+    assert ssh.port == int_default("PROXMOX_SSH_PORT")
+    assert ssh.max_output_bytes == int_default("PVE_SSH_MAX_OUTPUT_BYTES")
+    assert ssh.connect_timeout == number_default("PROXMOX_SSH_CONNECT_TIMEOUT")
+    assert ssh.command_timeout == number_default("PVE_SSH_COMMAND_TIMEOUT")

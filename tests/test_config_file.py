@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pvemcp.config import ConfigError, load_config
-from pvemcp.config_file import MAX_BYTES, read_settings, write_config
+from pvemcp.config.file import MAX_BYTES, read_settings, write_config
+from pvemcp.http.settings import load_http_config
 
 SECRET = "0f8e1d2c-aaaa-bbbb-cccc-1234567890ab"
 CLUSTER = f"""
@@ -151,5 +152,13 @@ def test_an_explicit_mapping_is_read_alone(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("MCP_PORT", "4000")
     assert load_config({}, sandbox=True).policy.tier.label == "read-only"
     assert load_config(sandbox=True).policy.tier.label == "full"  # None: the process environment
-    http = load_config({"MCP_TRANSPORT": "http"}, sandbox=True).http
-    assert http is not None and http.port == 3000
+    assert load_http_config({}, sandbox=True).http.port == 3000
+
+
+def test_a_value_from_the_file_is_judged_like_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", 'proxmox_ssh_port = 22.5\npve_ssh = "on"\npve_audit_reads = "maybe"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config({"PVEMCP_CONFIG": str(path), "PVE_ACCESS_TIER": "full"}, sandbox=True)
+    problems = "\n".join(caught.value.problems)
+    assert "PROXMOX_SSH_PORT='22.5' must be a whole number from 1 to 65535" in problems
+    assert "PVE_AUDIT_READS='maybe' is not a boolean" in problems

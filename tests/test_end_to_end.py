@@ -65,11 +65,16 @@ def test_pvemcp_tools_lists_the_whole_catalog_with_endpoints() -> None:
     rows = json.loads(out.stdout)
     assert len(rows) >= 30
     by_name = {row["name"]: row for row in rows}
-    assert by_name["pve_stop_qemu_vm"]["path"] == "/nodes/{node}/qemu/{vmid}/status/stop"
+    stop = {"kind": "rest", "method": "POST", "path": "/nodes/{node}/qemu/{vmid}/status/stop"}
+    assert by_name["pve_stop_qemu_vm"]["target"] == stop
     assert by_name["pve_stop_qemu_vm"]["aliases"] == ["stopVM"]
     assert by_name["pve_stop_qemu_vm"]["exposed"] is False and by_name["pve_stop_qemu_vm"]["hidden_by"] == "tier"
-    for key in ("category", "tier", "module", "destructive", "confirm", "idempotent", "method"):
+    for key in ("category", "tier", "module", "destructive", "confirm", "idempotent", "target"):
         assert key in by_name["pve_list_nodes"]
+    # A tool without an endpoint of its own says what it is instead of naming a placeholder.
+    assert by_name["pve_exec_in_container"]["target"] == {"kind": "ssh", "writes": True}
+    assert by_name["pve_preview"]["target"] == {"kind": "local"}
+    assert by_name["pve_api_get"]["target"] == {"kind": "raw", "methods": ["GET"]}
 
 
 def test_pvemcp_version_prints_the_version() -> None:

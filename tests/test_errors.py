@@ -186,4 +186,4 @@ async def test_no_error_path_leaks_the_token_secret(
     assert CANARY not in caplog.text and WRONG_CANARY not in caplog.text
     assert LEAK_WATCH.leaks[leaks:] == []
     assert LEAK_WATCH.seen["tool result"] >= seen["tool result"] + 6
-    assert LEAK_WATCH.seen["log record"] > seen["log record"] + 20
+    assert LEAK_WATCH.seen["log record"] >= seen["log record"] + 20

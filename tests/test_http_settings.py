@@ -6,16 +6,14 @@ import pytest
 
 from pvemcp.config import ConfigError, load_config
 from pvemcp.http.guards import HostOriginGuard
-from pvemcp.http.settings import LOOPBACK_NAMES, HttpSettings, is_loopback, normalize_host
+from pvemcp.http.settings import LOOPBACK_NAMES, HttpConfig, HttpSettings, is_loopback, load_http_config, normalize_host
 from tests.httpserver import run_refused
 
 TOKEN = "t" * 40
 
 
 def http(env: dict[str, str]) -> HttpSettings:
-    config = load_config(env, sandbox=True, transport="http")
-    assert config.http is not None
-    return config.http
+    return load_http_config(env, sandbox=True).http
 
 
 def test_defaults_bind_loopback_with_the_usual_limits() -> None:
@@ -31,9 +29,34 @@ def test_defaults_bind_loopback_with_the_usual_limits() -> None:
 
 
 def test_stdio_is_the_default_transport_and_mcp_transport_selects_http() -> None:
-    assert load_config({}, sandbox=True).http is None
-    assert load_config({"MCP_TRANSPORT": "HTTP"}, sandbox=True).http is not None
-    assert load_config({"MCP_TRANSPORT": "http"}, sandbox=True, transport="stdio").http is None
+    assert load_config({}, sandbox=True).transport == "stdio"
+    assert load_config({"MCP_TRANSPORT": "HTTP"}, sandbox=True).transport == "http"
+    assert load_config({"MCP_TRANSPORT": "http"}, sandbox=True, transport="stdio").transport == "stdio"
+
+
+def test_the_http_configuration_adds_the_mcp_settings_and_their_secrets() -> None:
+    config = load_http_config({"MCP_AUTH_TOKEN": TOKEN, "PVE_ACCESS_TIER": "full"}, sandbox=True)
+    assert isinstance(config, HttpConfig) and config.transport == "http" and config.policy.tier.label == "full"
+    assert TOKEN in config.secrets
+
+
+def test_http_problems_are_reported_with_the_others() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_http_config({"PVE_LOG_LEVEL": "loud", "MCP_PORT": "3000.5"}, sandbox=True)
+    assert len(caught.value.problems) == 2
+
+
+@pytest.mark.parametrize("value", ["3000.5", "3000.0", "1e3", "٣٠٠٠", "65536", "-1"])
+def test_a_port_is_a_whole_number_in_range(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"MCP_PORT={value!r} must be a whole number from 0 to 65535"):
+        http({"MCP_PORT": value})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("TRUE", True), ("yes", True), ("On", True), ("0", False), ("no", False)]
+)
+def test_booleans_take_one_set_of_words(text: str, expected: bool) -> None:
+    assert http({"MCP_STATELESS": text}).stateless is expected
 
 
 def test_an_unknown_transport_is_an_error_not_a_silent_stdio() -> None:
@@ -43,7 +66,7 @@ def test_an_unknown_transport_is_an_error_not_a_silent_stdio() -> None:
 
 def test_every_problem_is_listed_together() -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(
+        load_http_config(
             {
                 "MCP_PORT": "http",
                 "MCP_RATE_LIMIT_MAX": "0",
@@ -54,7 +77,6 @@ def test_every_problem_is_listed_together() -> None:
                 "MCP_TRUSTED_PROXIES": "10.0.0.0/8,proxy",
             },
             sandbox=True,
-            transport="http",
         )
     text = "\n".join(caught.value.problems)
     for name in (

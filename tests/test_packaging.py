@@ -1,4 +1,5 @@
-"""What users install: server.json agrees with pyproject and pvemcp's settings; built packages hold what they must.
+"""What users install: server.json agrees with pyproject and pvemcp's settings; built packages hold what they must,
+for pvemcp and for the simulator it depends on, pvesim.
 
 The checks on built packages run inside `make dist`, which sets PVEMCP_DIST_DIR to the fresh dist/; elsewhere
 they skip, since building needs the network.
@@ -13,7 +14,6 @@ import os
 import re
 import tarfile
 import tomllib
-import typing
 import zipfile
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
@@ -21,14 +21,16 @@ from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
-from pydantic import SecretStr
 
 from pvemcp import __version__
 from pvemcp.catalog.spec import Module, Tier
-from pvemcp.config import ConfigError, EnvSettings, load_config
+from pvemcp.config import ConfigError, load_config
+from pvemcp.config.table import BY_NAME
+from pvesim import __version__ as pvesim_version
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = ROOT / "src" / "pvemcp"
+SIM_ROOT = ROOT / "pvesim"
 DIST_DIR = os.environ.get("PVEMCP_DIST_DIR", "")
 REGISTRY_DESCRIPTION_MAX = 100  # the MCP Registry refuses longer descriptions
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$")  # the registry's reverse-DNS server name
@@ -43,8 +45,8 @@ MAX_UNPACKED_BYTES = 5_000_000  # a copied data set would blow well past this
 needs_dist = pytest.mark.skipif(not DIST_DIR, reason="checks the packages `make dist` builds (PVEMCP_DIST_DIR)")
 
 
-def project() -> dict[str, Any]:
-    with (ROOT / "pyproject.toml").open("rb") as handle:
+def project(root: Path = ROOT) -> dict[str, Any]:
+    with (root / "pyproject.toml").open("rb") as handle:
         table: dict[str, Any] = tomllib.load(handle)["project"]
     return table
 
@@ -103,7 +105,7 @@ def test_server_name_owner_is_one_placeholder_used_everywhere() -> None:
 def test_server_json_variables_are_pvemcp_settings() -> None:
     variables = [var["name"] for var in pypi_package()["environmentVariables"]]
     assert len(variables) == len(set(variables))
-    unknown = [name for name in variables if name.lower() not in EnvSettings.model_fields]
+    unknown = [name for name in variables if name not in BY_NAME]
     assert not unknown, f"server.json names variables pvemcp does not read: {unknown}"
     for name in variables:
         assert environment()[name].get("description"), f"{name} needs a description"
@@ -111,17 +113,15 @@ def test_server_json_variables_are_pvemcp_settings() -> None:
 
 def test_secret_settings_and_only_they_are_marked_secret() -> None:
     for name, var in environment().items():
-        annotation = EnvSettings.model_fields[name.lower()].annotation
-        is_secret = SecretStr in typing.get_args(annotation)
-        assert var.get("isSecret", False) is is_secret, name
+        assert var.get("isSecret", False) is BY_NAME[name].secret, name
     assert environment()["PROXMOX_TOKEN_SECRET"]["isSecret"] is True
 
 
 @pytest.fixture(autouse=True)
 def _no_settings_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
-    """EnvSettings also reads the process environment: a developer's PROXMOX_* must not leak into these checks."""
-    for name in EnvSettings.model_fields:
-        monkeypatch.delenv(name.upper(), raising=False)
+    """load_config also reads the process environment: a developer's PROXMOX_* must not leak into these checks."""
+    for name in BY_NAME:
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_choices_and_defaults_are_pvemcps(tmp_path: Path) -> None:
@@ -160,16 +160,16 @@ def test_the_required_variables_are_enough_and_each_is_needed(tmp_path: Path) ->
 # The built packages (make dist)
 
 
-def built(suffix: str) -> Path:
-    found = sorted(Path(DIST_DIR).glob(f"*{suffix}"))
-    assert [path.name for path in found] == [f"pvemcp-{__version__}{suffix}"], found
+def built(suffix: str, name: str = "pvemcp", version: str = __version__) -> Path:
+    found = sorted(Path(DIST_DIR).glob(f"{name}-*{suffix}"))
+    assert [path.name for path in found] == [f"{name}-{version}{suffix}"], found
     return found[0]
 
 
-def source_files() -> set[str]:
-    """Every file of the package in the working tree, relative to src/: all of it must ship."""
-    files = {p for p in PACKAGE_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    return {p.relative_to(ROOT / "src").as_posix() for p in files if p.suffix in {".py", ".typed"}}
+def source_files(package_dir: Path = PACKAGE_DIR) -> set[str]:
+    """Every file of the package in the working tree, relative to its src/: all of it must ship."""
+    files = {p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    return {p.relative_to(package_dir.parent).as_posix() for p in files if p.suffix in {".py", ".typed"}}
 
 
 def forbidden(names: list[str]) -> list[str]:
@@ -206,6 +206,7 @@ def test_wheel_holds_the_typed_package_and_its_command() -> None:
     missing = sorted(source_files() - set(names))
     assert not missing, f"the wheel lacks: {missing}"
     assert all(name.startswith(("pvemcp/", info)) for name in names)
+    assert not [name for name in names if name.startswith("pvemcp/sim/")], "the simulator ships as pvesim"
     assert not forbidden(names), f"the wheel must not hold: {forbidden(names)}"
     assert unpacked < MAX_UNPACKED_BYTES
     assert re.search(r"^pvemcp = pvemcp\.cli\.main:main$", entry_points, re.MULTILINE)
@@ -221,3 +222,52 @@ def check_metadata(metadata: email.message.Message) -> None:
     runtime = {str(Requirement(r)) for r in metadata.get_all("Requires-Dist", []) if "extra ==" not in r}
     assert runtime == {str(Requirement(r)) for r in project()["dependencies"]}
     assert f"mcp-name: {server()['name']}" in str(metadata.get_payload())
+
+
+# pvesim, the simulated cluster, built beside pvemcp
+
+
+@needs_dist
+def test_pvesim_sdist_holds_what_a_build_needs_and_no_tests() -> None:
+    with tarfile.open(built(".tar.gz", "pvesim", pvesim_version)) as archive:
+        members = [m for m in archive.getmembers() if m.isfile()]
+    root = f"pvesim-{pvesim_version}/"
+    assert all(m.name.startswith(root) for m in members)
+    names = [m.name.removeprefix(root) for m in members]
+    assert {"PKG-INFO", "pyproject.toml", "README.md", "LICENSE", "ENDPOINTS.md"} <= set(names)
+    sources = source_files(SIM_ROOT / "src" / "pvesim")
+    missing = sorted(sources - {n.removeprefix("src/") for n in names if n.startswith("src/")})
+    assert not missing, f"the sdist lacks: {missing}"
+    assert not forbidden(names), f"the sdist must not hold: {forbidden(names)}"
+    assert sum(m.size for m in members) < MAX_UNPACKED_BYTES
+
+
+@needs_dist
+def test_pvesim_wheel_holds_the_typed_package_its_command_and_its_readme() -> None:
+    with zipfile.ZipFile(built("-py3-none-any.whl", "pvesim", pvesim_version)) as archive:
+        names = archive.namelist()
+        info = f"pvesim-{pvesim_version}.dist-info/"
+        metadata = email.message_from_bytes(archive.read(info + "METADATA"))
+        entry_points = archive.read(info + "entry_points.txt").decode()
+    assert "pvesim/py.typed" in names
+    assert "pvesim/__main__.py" in names
+    missing = sorted(source_files(SIM_ROOT / "src" / "pvesim") - set(names))
+    assert not missing, f"the wheel lacks: {missing}"
+    assert all(name.startswith(("pvesim/", info)) for name in names)
+    assert not forbidden(names), f"the wheel must not hold: {forbidden(names)}"
+    assert re.search(r"^pvesim = pvesim\.cli:main$", entry_points, re.MULTILINE)
+    sim = project(SIM_ROOT)
+    assert metadata["Name"] == "pvesim"
+    assert metadata["Version"] == pvesim_version
+    assert metadata["Summary"] == sim["description"]
+    assert metadata["License-Expression"] == sim["license"]
+    runtime = {str(Requirement(r)) for r in metadata.get_all("Requires-Dist", []) if "extra ==" not in r}
+    assert runtime == {str(Requirement(r)) for r in sim["dependencies"]}
+    assert metadata["Description-Content-Type"] == "text/markdown"
+    assert str(metadata.get_payload()).strip() == (SIM_ROOT / "README.md").read_text().strip()
+
+
+def test_pvemcp_depends_on_exactly_this_pvesim() -> None:
+    pinned = [Requirement(r) for r in project()["dependencies"] if Requirement(r).name == "pvesim"]
+    assert [str(r.specifier) for r in pinned] == [f"=={pvesim_version}"]
+    assert project(SIM_ROOT)["name"] == "pvesim"

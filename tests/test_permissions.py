@@ -179,6 +179,6 @@ def test_token_ids_are_parsed_and_privilege_separation_is_explained() -> None:
 def test_the_servers_built_in_roles_are_the_simulators() -> None:
     """pvemcp's facts about Proxmox's roles (pve/roles.py) and the simulator's model of them agree, role by role."""
     from pvemcp.pve.roles import BUILTIN_ROLES
-    from pvesim.access_state import BUILTIN_ROLES as SIMULATED
+    from pvesim.state.access import BUILTIN_ROLES as SIMULATED
 
     assert BUILTIN_ROLES == SIMULATED

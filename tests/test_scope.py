@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 
 from pvemcp.catalog import ALL_TOOLS
-from pvemcp.catalog.spec import ToolSpec
+from pvemcp.catalog.spec import Rest, ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.server.reach import catalog_rules as reach
 from pvemcp.server.resolve import GuestLocator
@@ -108,7 +108,8 @@ def valid_args(spec: ToolSpec, **overrides: Any) -> dict[str, Any]:
             args[param.name] = {"integer": 1, "boolean": True}.get(param.type, "x")
     if spec.guest_type is not None:
         args["vmid"] = GUESTS["lxc" if spec.guest_type == "lxc" else "qemu"]["inside"]
-    if "/replication" in spec.path and spec.param("id") is not None:  # a job names its guest: '<vmid>-<n>'
+    replication = spec.rest is not None and "/replication" in spec.rest.path
+    if replication and spec.param("id") is not None:  # a job names its guest: '<vmid>-<n>'
         args["id"] = "100-0"
     if spec.raw:  # the raw API names its endpoint as an argument
         args["path"] = "/cluster/resources"
@@ -365,7 +366,7 @@ async def test_every_list_shows_only_guests_and_nodes_inside_the_scope(
         task_of = str(row.get("id")) if "upid" in row else ""
         assert not task_of.isdigit() or SCOPE.allows_vmid(int(task_of)), row
     # Archives name their guest only by VMID; Ceph is one cluster-wide service, reported whole (scope.py).
-    if spec.path != "/nodes/{node}/storage/{storage}/content" and spec.category != "ceph":
+    if spec.rest != Rest("GET", "/nodes/{node}/storage/{storage}/content") and spec.category != "ceph":
         assert "pve3" not in text.replace('"nodes": 3', "") and "db-01" not in text
 
 

@@ -30,7 +30,7 @@ from pvemcp.catalog.spec import ToolSpec
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.scope import Scope
 from pvesim import Simulator
-from pvesim.effects import Target
+from pvesim.recorded import Target
 from tests.conftest import CANARY, client_for, mcp_client
 from tests.test_scope import valid_args
 

@@ -21,6 +21,7 @@ import pytest
 
 import tests.httpserver
 from pvemcp.config import ConfigError, load_config
+from pvemcp.http.settings import load_http_config
 from pvemcp.pve.client import BAD_HEADER, ApiToken, ProxmoxClient, RequestNotSentError
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.secret_input import MAX_SECRET_FILE
@@ -53,8 +54,9 @@ def assert_clean(text: str) -> None:
 
 
 def problems_of(environ: dict[str, str], **kwargs: Any) -> list[str]:
+    load = load_http_config if kwargs.pop("transport", None) == "http" else load_config
     with pytest.raises(ConfigError) as raised:
-        load_config(environ, **kwargs)
+        load(environ, **kwargs)
     assert_clean(raised.value.render())
     return raised.value.problems
 

@@ -23,8 +23,11 @@ from mcp import Client, StdioServerParameters
 
 from pvemcp.cli.main import cli
 from pvemcp.config import Config, load_config
+from pvemcp.config.table import BY_NAME, SETUP_KEYS
 from pvemcp.pve.client import ApiToken, ProxmoxClient
 from pvemcp.pve.tls import TlsConfig, normalize_fingerprint
+from pvemcp.setup.plan import MANAGED_KEYS, make_plan, render_plan, settings_for
+from pvemcp.setup.steps import Answers
 from pvesim.builder import DEFAULT_SECRET
 from tests.conftest import BIN, WRONG_CANARY, payload
 
@@ -337,3 +340,27 @@ def test_the_check_explains_a_privilege_separated_token_without_acl(served_sim: 
     assert "read-only needs VM.Audit ✓" in granted.output
     assert "! " not in granted.output
     assert place.files() == []
+
+
+def test_setup_writes_only_settings_the_table_says_it_manages(tmp_path: Path) -> None:
+    """Whatever the answers, every key written is one setup manages, so a later run can also remove it."""
+
+    assert MANAGED_KEYS == SETUP_KEYS and all(BY_NAME[key].in_file for key in MANAGED_KEYS)
+    written: set[str] = set()
+    for tls in ("verify", "ca", "fingerprint", "insecure"):
+        answers = Answers(host="pve1", user="svc", realm="pve", token_name="mcp", secret="s" * 36, tls=tls)
+        answers.ca_file, answers.fingerprint, answers.ssh_host = str(tmp_path), "ab" * 32, "pve1"
+        for secret_file in (None, tmp_path / "secret"):
+            written |= set(settings_for(answers, secret_file=secret_file))
+    assert written == set(MANAGED_KEYS)
+    answers.secret = "hidden-" * 6
+    plan = make_plan(
+        answers,
+        scope="user",
+        profile=None,
+        clients=[],
+        secret_to_file=False,
+        environ={"HOME": str(tmp_path)},
+        cwd=tmp_path,
+    )
+    assert answers.secret not in render_plan(plan)  # every secret of the table is hidden, not just one name

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from pvemcp.catalog.spec import Tier
 from pvemcp.cli.main import cli
-from pvemcp.config import ConfigError, load_config
+from pvemcp.config import ConfigError
+from pvemcp.http.settings import load_http_config
 from pvemcp.http.tokens import TokenAuthenticator, entry_toml, load_tokens_file, new_token, parse_tokens
 from pvesim import Simulator
 from tests.httpserver import http_service, run_refused
@@ -120,17 +121,17 @@ def test_the_tokens_file_is_checked_when_the_configuration_loads(tmp_path: Path)
     path = tmp_path / "tokens.toml"
     path.write_text(f'[[tokens]]\nname = "a"\nsha256 = "{SHA}"\ntier = "sudo"\n')
     with pytest.raises(ConfigError) as raised:
-        load_config({"MCP_AUTH_TOKENS_FILE": str(path), "MCP_AUTH_TOKEN": "short"}, sandbox=True, transport="http")
+        load_http_config({"MCP_AUTH_TOKENS_FILE": str(path), "MCP_AUTH_TOKEN": "short"}, sandbox=True)
     text = raised.value.render()
     assert "tier must be one of" in text and "MCP_AUTH_TOKEN is shorter than 32 characters" in text
     single = new_token()
     path.write_text(entry_toml("token", single, Tier.FULL))
     with pytest.raises(ConfigError) as raised:
-        load_config({"MCP_AUTH_TOKENS_FILE": str(path), "MCP_AUTH_TOKEN": single}, sandbox=True, transport="http")
+        load_http_config({"MCP_AUTH_TOKENS_FILE": str(path), "MCP_AUTH_TOKEN": single}, sandbox=True)
     assert len(raised.value.problems) == 2  # the same token twice, and the caller name "token" taken
     missing = tmp_path / "nowhere.toml"
     with pytest.raises(ConfigError, match="is not a readable file"):
-        load_config({"MCP_AUTH_TOKENS_FILE": str(missing)}, sandbox=True, transport="http")
+        load_http_config({"MCP_AUTH_TOKENS_FILE": str(missing)}, sandbox=True)
 
 
 def test_the_cli_refuses_to_start_on_a_bad_tokens_file(tmp_path: Path) -> None:
@@ -178,4 +179,4 @@ def test_token_new_checks_its_options_and_makes_state_keys() -> None:
     assert refused.exit_code == 2 and "name must be" in refused.output
     keys = [CliRunner().invoke(cli, ["token", "new", "--state-key"]).output.strip() for _ in range(2)]
     assert keys[0] != keys[1] and all(len(key) >= 32 and "\n" not in key for key in keys)
-    assert load_config({"MCP_STATE_KEY": keys[0]}, sandbox=True, transport="http").http is not None
+    assert load_http_config({"MCP_STATE_KEY": keys[0]}, sandbox=True).http is not None

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from pvemcp.catalog.spec import Tier
-from pvemcp.config import ConfigError, load_config
+from pvemcp.config import ConfigError
 from pvemcp.http.oauth import JwksCache, OAuthAuthenticator
-from pvemcp.http.settings import OAuthSettings
+from pvemcp.http.settings import OAuthSettings, load_http_config
 from pvesim import Simulator
 from tests.http.test_auth import INITIALIZE, MCP_HEADERS, STOPPED_QEMU, assert_not_logged, log_text, mcp_over_http
 from tests.httpserver import http_service
@@ -233,8 +233,8 @@ def test_oauth_off_loopback_needs_the_public_url(jwks: Jwks) -> None:
     env = {**oauth_env(jwks), "MCP_HOST": "192.0.2.1"}
     del env["MCP_PUBLIC_URL"]
     with pytest.raises(ConfigError, match="MCP_PUBLIC_URL is not set"):
-        load_config(env, sandbox=True, transport="http")
-    assert load_config({**env, "MCP_PUBLIC_URL": PUBLIC_URL}, sandbox=True, transport="http").http is not None
+        load_http_config(env, sandbox=True)
+    assert load_http_config({**env, "MCP_PUBLIC_URL": PUBLIC_URL}, sandbox=True).http is not None
 
 
 async def test_a_rotated_key_is_fetched_at_most_once_per_interval(jwks: Jwks, rsa_key: Any) -> None:

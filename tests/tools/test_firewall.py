@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pvesim import Simulator
-from pvesim.firewall_state import Rule
+from pvesim.state.firewall import Rule
 from tests.conftest import McpFactory
 from tests.helpers import call, failed, pick
 

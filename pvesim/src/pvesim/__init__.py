@@ -8,10 +8,9 @@
 
 from __future__ import annotations
 
-from .api import RecordedRequest
 from .clock import Clock, ManualClock, RealClock
-from .effects import Target
 from .faults import Fault
+from .recorded import RecordedRequest, Target
 from .simulator import Simulator
 
 __version__ = "0.1.0"

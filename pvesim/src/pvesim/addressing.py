@@ -14,14 +14,14 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from .ha_state import parse_sid
 from .params import Param, split_list
+from .state.ha import parse_sid
 from .tasks import decode_upid
 
 if TYPE_CHECKING:
-    from .effects import Target
+    from .recorded import Target
     from .routes import Route
-    from .state import ClusterState
+    from .state.cluster import ClusterState
 
 NODE_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9\-]*[a-zA-Z0-9])?$")
 VMID_TEXT = re.compile(r"^[1-9][0-9]{2,8}$")

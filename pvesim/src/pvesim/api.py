@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote
 
@@ -24,33 +24,17 @@ from .control import handle_control
 from .errors import ApiError, fail, param_error
 from .faults import LOGIN_PAGE, NGINX_502, Fault
 from .params import validate
+from .recorded import RecordedRequest
 from .routes import Call, Download, Route
 
 if TYPE_CHECKING:
-    from .effects import Target
-    from .simulator import Simulator
+    from .served import Served
 
 log = logging.getLogger("pvesim")
 
 API_PREFIX = "/api2/json"
 # A long-running sandbox forgets its oldest half of recorded requests past this many.
 MAX_RECORDED = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One /api2/json request as received: ``path`` is relative to /api2/json, ``params`` raw.
-
-    With ``Simulator(record_effects=True)``, ``reads`` holds the guests and nodes it addressed and
-    ``changes`` those it changed, its tasks' changes included (simulator.py says what counts).
-    They take no part in comparisons, so a record still equals one built from the first three.
-    """
-
-    method: str
-    path: str
-    params: dict[str, object] = field(default_factory=dict)
-    reads: set[Target] = field(default_factory=set, compare=False)
-    changes: set[Target] = field(default_factory=set, compare=False)
 
 
 def _merge(into: dict[str, object], pairs: list[tuple[str, str]]) -> None:
@@ -84,7 +68,7 @@ def parse_params(scope: Message, method: str, body: bytes) -> dict[str, object]:
 class SimApp:
     """ASGI entry point bound to one simulator."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Served) -> None:
         self._sim = sim
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
@@ -177,7 +161,7 @@ class SimApp:
             raise fail(f"internal error: {exc}") from exc
 
 
-def _resolve_node(sim: Simulator, node: str) -> str:
+def _resolve_node(sim: Served, node: str) -> str:
     """pveproxy forwards a request to the node named in the path before any parameter check.
 
     A name that is not a cluster member fails the address lookup, which PVE reports as a

@@ -10,29 +10,15 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from .access_state import BUILTIN_ROLES, seed_access
-from .admin_state import seed_admin
-from .backup_state import seed_backups
 from .content import seed_content
-from .firewall_state import seed_firewall
-from .ha_state import seed_ha
 from .history import seed_history
-from .metrics import GIB, MIB
-from .network_state import seed_networks
-from .replication_state import seed_runs
-from .state import (
-    Acl,
-    ClusterState,
-    Guest,
-    GuestConfig,
-    GuestProfile,
-    GuestType,
-    Node,
-    Pool,
-    Storage,
-    Token,
-    User,
-)
+from .state.access import BUILTIN_ROLES
+from .state.cluster import ClusterState
+from .state.metrics import GIB, MIB
+from .state.network import seed_networks
+from .state.records import Acl, Guest, GuestConfig, GuestProfile, GuestType, Node, Pool, Storage, Token, User
+from .state.scheduler import seed_runs
+from .state.seeds import seed_access, seed_admin, seed_backups, seed_firewall, seed_ha
 
 QEMU_NAMES = (
     ("web-01", "prod;web"),

@@ -10,8 +10,9 @@ import random
 import time
 
 from .history import past_task
-from .metrics import GIB, max_disk
-from .state import ClusterState, Guest, Node, Storage, Volume
+from .state.cluster import ClusterState
+from .state.metrics import GIB, max_disk
+from .state.records import Guest, Node, Storage, Volume
 
 DAY = 86_400
 ISOS = (

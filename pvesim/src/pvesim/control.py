@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 from .asgi import Message, Receive, Send, error_body, header, ok_body, read_body, respond
 from .errors import ApiError
 from .faults import Fault
-from .state import Guest
+from .state.records import Guest
 
 if TYPE_CHECKING:
-    from .api import RecordedRequest
-    from .simulator import Simulator
+    from .recorded import RecordedRequest
+    from .served import Served
 
 
 def guest_state(guest: Guest) -> dict[str, object]:
@@ -40,7 +40,7 @@ def guest_state(guest: Guest) -> dict[str, object]:
     }
 
 
-def _request_record(sim: Simulator, request: RecordedRequest) -> dict[str, object]:
+def _request_record(sim: Served, request: RecordedRequest) -> dict[str, object]:
     """A recorded request; with effects recorded, its targets as [kind, id] pairs, sorted."""
     record: dict[str, object] = {"method": request.method, "path": request.path, "params": request.params}
     if sim.record_effects:
@@ -66,7 +66,7 @@ def _number(data: dict[str, object], key: str) -> float:
     return float(value)
 
 
-def _dispatch(sim: Simulator, method: str, path: str, body: bytes) -> object:
+def _dispatch(sim: Served, method: str, path: str, body: bytes) -> object:
     route = (method, path)
     if route == ("POST", "/_sim/faults"):
         try:
@@ -106,7 +106,7 @@ def _dispatch(sim: Simulator, method: str, path: str, body: bytes) -> object:
     raise ApiError(404, f"no control endpoint {method} {path}\n")
 
 
-async def handle_control(sim: Simulator, scope: Message, receive: Receive, send: Send) -> None:
+async def handle_control(sim: Served, scope: Message, receive: Receive, send: Send) -> None:
     method: str = scope["method"]
     path: str = scope["path"].rstrip("/")
     authorization = header(scope, b"authorization")

@@ -13,19 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from .addressing import VMID_TEXT
 from .footprint import Fingerprint, Memo, differences, take
+from .recorded import RecordedRequest, Target
 
 if TYPE_CHECKING:
-    from .api import RecordedRequest
-    from .state import ClusterState, Task
-
-GuestTarget = tuple[Literal["guest"], int]
-NodeTarget = tuple[Literal["node"], str]
-Target = GuestTarget | NodeTarget
-"""``("guest", vmid)`` or ``("node", name)``."""
+    from .state.cluster import ClusterState
+    from .state.records import Task
 
 
 def task_targets(task: Task) -> Iterator[Target]:

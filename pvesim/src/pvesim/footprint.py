@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .addressing import vmid_list, volume_guests
-from .admin_state import GuestRecords
-from .ha_state import parse_sid
-from .node_admin_state import LAST_APT_REFRESH, default_config
+from .state.admin import GuestRecords
+from .state.ha import parse_sid
+from .state.node_admin import LAST_APT_REFRESH, default_config
 
 if TYPE_CHECKING:
-    from .effects import Target
-    from .state import ClusterState, Guest, Volume
+    from .recorded import Target
+    from .state.cluster import ClusterState
+    from .state.records import Guest, Volume
 
 Parts = defaultdict["Target", list[object]]
 

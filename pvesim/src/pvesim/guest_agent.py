@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import fail
-from .metrics import guest_usage, max_disk
-from .state import Guest, Node
+from .state.metrics import guest_usage, max_disk
+from .state.records import Guest, Node
 
 BOOT_SECONDS = 20  # the agent starts this long after the VM
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from .state import ClusterState, Node, Task
+from .state.cluster import ClusterState
+from .state.records import Node, Task
 from .tasks import new_task
 
 DAY = 86_400

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .state import ClusterState, Node
+from .state.cluster import ClusterState
+from .state.records import Node
 
 HOUR = 3600
 DAY = 86_400

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .errors import param_error
-from .state import Volume
+from .state.records import Volume
 
 KEEP_RULES = ("keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly")
 # vzdump-<type>-<vmid>-YYYY_MM_DD-HH_MM_SS.<ext>: the name PVE reads a backup's guest and time from

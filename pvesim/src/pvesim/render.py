@@ -10,9 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .metrics import BUCKET_SECONDS, IDLE, Usage, bucket_of, guest_usage, max_cpu, max_disk, max_mem, node_usage, shape
 from .routes import Context, Rendered
-from .state import Guest, Node, Pool, Storage, Volume
+from .state.metrics import (
+    BUCKET_SECONDS,
+    IDLE,
+    Usage,
+    bucket_of,
+    guest_usage,
+    max_cpu,
+    max_disk,
+    max_mem,
+    node_usage,
+    shape,
+)
+from .state.records import Guest, Node, Pool, Storage, Volume
 
 encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from .clock import Clock
 from .errors import fail
 from .params import Param, Value, index
-from .state import ClusterState, Guest, GuestType, Node
+from .state.cluster import ClusterState
+from .state.records import Guest, GuestType, Node
 from .tasks import TaskRunner
 
 Handler = Callable[["Call"], object]

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 
-from .metrics import max_cpu, max_disk, max_mem, shape
-from .state import ClusterState, Guest, Node
+from .state.cluster import ClusterState
+from .state.metrics import max_cpu, max_disk, max_mem, shape
+from .state.records import Guest, Node
 
 BASE_STEP = 60
 DAY = 86_400

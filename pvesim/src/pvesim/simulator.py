@@ -50,15 +50,16 @@ from contextlib import nullcontext
 
 import anyio
 
-from .api import RecordedRequest, SimApp
+from .api import SimApp
 from .builder import DEFAULT_SECRET, DEFAULT_TOKEN, Spec, build
 from .clock import Clock, ManualClock
-from .effects import EffectRecorder, Target
+from .effects import EffectRecorder
 from .faults import Fault, FaultBook
 from .handlers import ALL_ROUTES
+from .recorded import RecordedRequest, Target
 from .render import guest_resources_json
-from .replication_state import catch_up, has_work
 from .routes import Context, Router
+from .state.scheduler import catch_up, has_work
 from .tasks import TaskRunner
 
 AUTH_SCHEME = "PVEAPIToken"

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .clock import Clock
-from .metrics import GIB, max_disk
-from .state import ClusterState, Node, Task
+from .state.cluster import ClusterState
+from .state.metrics import GIB, max_disk
+from .state.records import Node, Task
 
 # The shape PVE::Tools::upid_decode accepts (pstart may grow to nine hex digits).
 UPID_RE = re.compile(

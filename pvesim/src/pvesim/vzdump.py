@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
-from .backup_state import Archive
-from .metrics import GIB, max_disk
-from .state import ClusterState, Guest, Storage, Task, Volume
+from .state.backup import Archive
+from .state.cluster import ClusterState
+from .state.metrics import GIB, max_disk
+from .state.records import Guest, Storage, Task, Volume
 
 EXTENSIONS = {"0": "", "1": ".lzo", "lzo": ".lzo", "gzip": ".gz", "zstd": ".zst"}
 

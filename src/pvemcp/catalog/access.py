@@ -3,7 +3,7 @@
 Creating users and tokens and changing ACLs hands out ways in and rights: all of them confirm.
 """
 
-from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import Module, Param, Rest, Tier, ToolSpec, reader
 
 USERID = Param("userid", "string", "User with realm, e.g. alice@pve.", required=True)
 TOKENID = Param("tokenid", "string", "Token name, e.g. ci (letters, digits, . - _).", required=True)
@@ -76,8 +76,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Create user",
         description="Create a user account, optionally in groups. Grant rights separately with pve_update_acl.",
-        method="POST",
-        path="/access/users",
+        target=Rest("POST", "/access/users"),
         params=(
             USERID,
             Param("password", "string", "Initial password, 8-64 chars (pve realm).", free_text=True, secret=True),
@@ -96,8 +95,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Update user",
         description="Change a user's details, groups, expiry or enabled state; unnamed settings stay.",
-        method="PUT",
-        path="/access/users/{userid}",
+        target=Rest("PUT", "/access/users/{userid}"),
         params=(USERID, *USER_FIELDS, Param("append", "boolean", "Add groups instead of replacing them.")),
         module=Module.ADVANCED,
         destructive=True,
@@ -113,8 +111,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Delete user",
         description="Delete a user with its API tokens and ACL entries; its sessions and tokens stop working.",
-        method="DELETE",
-        path="/access/users/{userid}",
+        target=Rest("DELETE", "/access/users/{userid}"),
         params=(USERID,),
         module=Module.ADVANCED,
         destructive=True,
@@ -126,8 +123,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Grant or revoke roles",
         description="Give roles on a path to users, groups or API tokens, or take them away with delete=true.",
-        method="PUT",
-        path="/access/acl",
+        target=Rest("PUT", "/access/acl"),
         params=(
             Param(
                 "path",
@@ -159,8 +155,7 @@ TOOLS = (
         title="Create API token",
         description="Create an API token for a user. The result holds the secret (value) once; it cannot be read"
         " again, so hand it to the user.",
-        method="POST",
-        path="/access/users/{userid}/token/{tokenid}",
+        target=Rest("POST", "/access/users/{userid}/token/{tokenid}"),
         params=(
             USERID,
             TOKENID,
@@ -180,8 +175,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Delete API token",
         description="Revoke a user's API token and its ACL entries; clients using it are refused at once.",
-        method="DELETE",
-        path="/access/users/{userid}/token/{tokenid}",
+        target=Rest("DELETE", "/access/users/{userid}/token/{tokenid}"),
         params=(USERID, TOKENID),
         module=Module.ADVANCED,
         destructive=True,

@@ -8,7 +8,7 @@ the guest holds (keys, password hashes, application secrets), not facts about th
 Proxmox guards it with its own privilege, VM.GuestAgent.FileRead.
 """
 
-from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Param, Rest, Tier, ToolSpec
 
 AGENT = "/nodes/{node}/qemu/{vmid}/agent"
 NEEDS = " Needs a running VM with agent=1 and qemu-guest-agent."
@@ -21,8 +21,7 @@ TOOLS = (
         tier=Tier.READ_EXECUTE,
         title="Ping guest agent",
         description="Check that qemu-guest-agent in a VM answers; an empty result means it does." + NEEDS,
-        method="POST",
-        path=f"{AGENT}/ping",
+        target=Rest("POST", f"{AGENT}/ping"),
         params=(NODE_FOR_GUEST, VMID),
         module=Module.ADVANCED,
         idempotent=True,
@@ -33,8 +32,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Guest users (agent)",
         description="Users logged in to the guest, with login-time (UNIX seconds) and, on Windows, domain." + NEEDS,
-        method="GET",
-        path=f"{AGENT}/get-users",
+        target=Rest("GET", f"{AGENT}/get-users"),
         params=(NODE_FOR_GUEST, VMID),
         module=Module.ADVANCED,
     ),
@@ -45,8 +43,7 @@ TOOLS = (
         title="Guest clock (agent)",
         description="The guest's clock in nanoseconds since the epoch; compare with pve_get_node_time to spot drift."
         + NEEDS,
-        method="GET",
-        path=f"{AGENT}/get-time",
+        target=Rest("GET", f"{AGENT}/get-time"),
         params=(NODE_FOR_GUEST, VMID),
         module=Module.ADVANCED,
     ),
@@ -57,8 +54,7 @@ TOOLS = (
         title="Read guest file (agent)",
         description="Read a file inside the guest: content, and truncated=1 when it holds more than count bytes."
         " Returns what the guest stores, secrets included." + NEEDS,
-        method="GET",
-        path=f"{AGENT}/file-read",
+        target=Rest("GET", f"{AGENT}/file-read"),
         params=(
             NODE_FOR_GUEST,
             VMID,

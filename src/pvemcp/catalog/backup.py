@@ -3,7 +3,7 @@
 from dataclasses import replace
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, STORAGE, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, STORAGE, Param, Rest, Tier, ToolSpec
 from pvemcp.catalog.storage import PRUNE
 
 JOB_ID = Param("id", "string", "Backup job ID, e.g. backup-5f1b2e3a-9c1d.", required=True)
@@ -40,8 +40,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List backup jobs",
         description="Scheduled backup jobs: ID, schedule, next run, guests, storage, mode, retention, enabled.",
-        method="GET",
-        path="/cluster/backup",
+        target=Rest("GET", "/cluster/backup"),
     ),
     ToolSpec(
         name="pve_get_backup_job",
@@ -49,8 +48,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Backup job",
         description="One scheduled backup job with all its settings.",
-        method="GET",
-        path="/cluster/backup/{id}",
+        target=Rest("GET", "/cluster/backup/{id}"),
         params=(JOB_ID,),
     ),
     ToolSpec(
@@ -59,8 +57,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List backups",
         description="Backup archives on a storage: volume ID, guest, time, size, notes. Restore one by its volid.",
-        method="GET",
-        path="/nodes/{node}/storage/{storage}/content",
+        target=Rest("GET", "/nodes/{node}/storage/{storage}/content"),
         paged=True,
         page_key="volid",
         params=(NODE, STORAGE, Param("vmid", "integer", "Only backups of this guest.", minimum=100)),
@@ -73,8 +70,7 @@ TOOLS = (
         tier=Tier.READ_EXECUTE,
         title="Back up now",
         description="Run vzdump on a node for some or all of its guests.",
-        method="POST",
-        path="/nodes/{node}/vzdump",
+        target=Rest("POST", "/nodes/{node}/vzdump"),
         params=(NODE, VMIDS, ALL, TARGET, MODE, COMPRESS, NOTES),
         destructive=True,
         confirm=True,
@@ -87,8 +83,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Create backup job",
         description="Schedule a backup job for a vmid list or all guests, with mode, compression and retention.",
-        method="POST",
-        path="/cluster/backup",
+        target=Rest("POST", "/cluster/backup"),
         params=(
             Param("id", "string", "Job ID; generated if omitted."),
             replace(SCHEDULE, required=True),
@@ -105,8 +100,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Change backup job",
         description="Change a scheduled backup job; settings not given stay. A vmid list replaces all, and all a list.",
-        method="PUT",
-        path="/cluster/backup/{id}",
+        target=Rest("PUT", "/cluster/backup/{id}"),
         params=(JOB_ID, *JOB_SETTINGS, Param("delete", "string", "Settings to reset, comma-separated.")),
         destructive=True,
         confirm=True,
@@ -121,8 +115,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Delete backup job",
         description="Delete a scheduled backup job. Existing archives stay.",
-        method="DELETE",
-        path="/cluster/backup/{id}",
+        target=Rest("DELETE", "/cluster/backup/{id}"),
         params=(JOB_ID,),
         destructive=True,
         confirm=True,
@@ -133,8 +126,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Restore VM backup",
         description="Restore a VM backup as a new VM, or with force over an existing one.",
-        method="POST",
-        path="/nodes/{node}/qemu",
+        target=Rest("POST", "/nodes/{node}/qemu"),
         params=(NODE, NEW_VMID, ARCHIVE, *RESTORE_PARAMS),
         destructive=True,
         confirm=True,
@@ -147,8 +139,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Restore container backup",
         description="Restore a container backup as a new one, or with force over an existing one.",
-        method="POST",
-        path="/nodes/{node}/lxc",
+        target=Rest("POST", "/nodes/{node}/lxc"),
         params=(NODE, NEW_VMID, replace(ARCHIVE, wire="ostemplate"), *RESTORE_PARAMS),
         fixed=MappingProxyType({"restore": 1}),
         destructive=True,

@@ -6,7 +6,7 @@ generated files; these two tools close the loop: which changes are not on the dr
 writing them there without a restart.
 """
 
-from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Rest, Tier, ToolSpec
 
 PATH = "/nodes/{node}/qemu/{vmid}/cloudinit"
 
@@ -18,8 +18,7 @@ TOOLS = (
         title="Cloud-init values and pending",
         description="A VM's cloud-init options: value (on the drive now), pending (set, not yet on the drive),"
         " delete=1 (removed). Pending values reach the guest after pve_regenerate_qemu_cloudinit or a start.",
-        method="GET",
-        path=PATH,
+        target=Rest("GET", PATH),
         params=(NODE_FOR_GUEST, VMID),
         module=Module.ADVANCED,
     ),
@@ -30,8 +29,7 @@ TOOLS = (
         title="Regenerate cloud-init drive",
         description="Write the VM's current cloud-init options to its cloud-init drive (a running VM gets the new"
         " medium at once); the guest applies them at its next boot. Does nothing without a cloud-init drive.",
-        method="PUT",
-        path=PATH,
+        target=Rest("PUT", PATH),
         params=(NODE_FOR_GUEST, VMID),
         module=Module.ADVANCED,
         idempotent=True,

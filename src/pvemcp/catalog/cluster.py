@@ -1,7 +1,7 @@
 """Cluster-wide views: quorum, every resource in one call, the next free VMID, the cluster log,
 datacenter options, replication, HA and backup coverage."""
 
-from pvemcp.catalog.spec import Param, Tier, ToolSpec
+from pvemcp.catalog.spec import Param, Rest, Tier, ToolSpec
 
 TOOLS = (
     ToolSpec(
@@ -12,8 +12,7 @@ TOOLS = (
         description=(
             "Quorum and membership: the cluster entry (quorate, node count) and each node's online state and IP."
         ),
-        method="GET",
-        path="/cluster/status",
+        target=Rest("GET", "/cluster/status"),
     ),
     ToolSpec(
         name="pve_list_cluster_resources",
@@ -24,8 +23,7 @@ TOOLS = (
             "Every guest, node and storage in the cluster from one call, with status and usage. The best"
             " first call for an inventory; filter with type."
         ),
-        method="GET",
-        path="/cluster/resources",
+        target=Rest("GET", "/cluster/resources"),
         params=(
             Param(
                 "type",
@@ -44,8 +42,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Next free VMID",
         description="The lowest free guest ID, for a new VM or container. With vmid, checks that this ID is free.",
-        method="GET",
-        path="/cluster/nextid",
+        target=Rest("GET", "/cluster/nextid"),
         params=(
             Param(
                 "vmid",
@@ -62,8 +59,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Cluster log",
         description="Recent cluster log entries, newest first: tasks started and ended, by node and user.",
-        method="GET",
-        path="/cluster/log",
+        target=Rest("GET", "/cluster/log"),
         params=(Param("max", "integer", "How many entries; default 50.", minimum=1),),
         differs="Adds max.",
     ),
@@ -73,8 +69,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Datacenter options",
         description="Datacenter settings (datacenter.cfg): keyboard, console, MAC prefix, migration, HA.",
-        method="GET",
-        path="/cluster/options",
+        target=Rest("GET", "/cluster/options"),
     ),
     ToolSpec(
         name="pve_list_cluster_replication",
@@ -82,8 +77,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List replication jobs",
         description="Storage replication jobs: guest, source and target node, schedule, enabled.",
-        method="GET",
-        path="/cluster/replication",
+        target=Rest("GET", "/cluster/replication"),
     ),
     ToolSpec(
         name="pve_get_cluster_ha_status",
@@ -91,8 +85,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="HA status",
         description="High-availability status: quorum, manager and node LRMs, and each HA resource's state.",
-        method="GET",
-        path="/cluster/ha/status/current",
+        target=Rest("GET", "/cluster/ha/status/current"),
     ),
     ToolSpec(
         name="pve_list_cluster_backup_info",
@@ -100,8 +93,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Guests without backup",
         description="Guests no backup job covers: vmid, name, type. Empty when all are covered.",
-        method="GET",
-        path="/cluster/backup-info/not-backed-up",
+        target=Rest("GET", "/cluster/backup-info/not-backed-up"),
         paged=True,
         page_key="vmid",
         differs="Lists the guests no backup job covers, as the name promises; nandi returned only the API index.",

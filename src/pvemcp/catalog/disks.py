@@ -4,7 +4,7 @@ Resizing stays with the other VM tools (pve_qemu_resize_disk). Both tools confir
 the source volume (delete=true) and an unlink with force destroys data.
 """
 
-from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE_FOR_GUEST, VMID, Module, Param, Rest, Tier, ToolSpec
 
 TOOLS = (
     ToolSpec(
@@ -14,8 +14,7 @@ TOOLS = (
         title="Move VM disk",
         description="Copy a VM disk to another storage (live for a running VM) and point the config at the copy;"
         " the source stays as unusedN unless delete=true. Waits for the task.",
-        method="POST",
-        path="/nodes/{node}/qemu/{vmid}/move_disk",
+        target=Rest("POST", "/nodes/{node}/qemu/{vmid}/move_disk"),
         params=(
             NODE_FOR_GUEST,
             VMID,
@@ -44,8 +43,7 @@ TOOLS = (
         title="Detach VM disks",
         description="Remove disks from a VM's config: a disk becomes unusedN (data kept); an unusedN entry, or any"
         " disk with force=true, is deleted from its storage for good.",
-        method="PUT",
-        path="/nodes/{node}/qemu/{vmid}/unlink",
+        target=Rest("PUT", "/nodes/{node}/qemu/{vmid}/unlink"),
         params=(
             NODE_FOR_GUEST,
             VMID,

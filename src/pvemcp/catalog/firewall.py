@@ -6,7 +6,7 @@ Every write confirms: one DROP rule or a DROP policy can cut the admin off the c
 from typing import Literal
 
 from pvemcp.catalog.access import COMMENT
-from pvemcp.catalog.spec import GUEST_TYPE, NODE_FOR_GUEST, VMID, Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import GUEST_TYPE, NODE_FOR_GUEST, VMID, Module, Param, Rest, Tier, ToolSpec, reader
 
 CLUSTER_RULES = "/cluster/firewall/rules"
 GUEST_RULES = "/nodes/{node}/{guest_type}/{vmid}/firewall/rules"
@@ -53,8 +53,7 @@ def _rule_tools(scope: str, noun: str, path: str, where: tuple[Param, ...], kind
             tier=Tier.FULL,
             title=title,
             description=description,
-            method=method,
-            path=path,
+            target=Rest(method, path),
             params=params,
             module=Module.ADVANCED,
             destructive=True,
@@ -169,8 +168,7 @@ TOOLS = (
         title="Set datacenter firewall",
         description="Turn the datacenter firewall on or off or change its default policies. With policy_in DROP,"
         " traffic no rule allows is blocked.",
-        method="PUT",
-        path="/cluster/firewall/options",
+        target=Rest("PUT", "/cluster/firewall/options"),
         params=(
             Param("enable", "integer", "1 turns the datacenter firewall on, 0 off."),
             Param("policy_in", "string", "Default for incoming traffic.", enum=POLICY),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Rest, Tier, ToolSpec
 
 GuestKind = Literal["qemu", "lxc"]
 NOUN: dict[GuestKind, str] = {"qemu": "VM", "lxc": "container"}
@@ -36,8 +36,7 @@ def power_tools(kind: GuestKind, actions: tuple[PowerAction, ...]) -> tuple[Tool
             tier=Tier.READ_EXECUTE,
             title=f"{a.title} {noun}",
             description=a.description.format(noun=noun),
-            method="POST",
-            path=f"/nodes/{{node}}/{kind}/{{vmid}}/status/{a.action}",
+            target=Rest("POST", f"/nodes/{{node}}/{kind}/{{vmid}}/status/{a.action}"),
             params=(NODE_FOR_GUEST, VMID, *a.params),
             destructive=True,
             confirm=a.confirm,
@@ -62,8 +61,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
                 f"{long}s on one node with status, CPU, memory and uptime. For every node at once use"
                 " pve_list_cluster_resources (type vm)."
             ),
-            method="GET",
-            path=f"/nodes/{{node}}/{kind}",
+            target=Rest("GET", f"/nodes/{{node}}/{kind}"),
             params=(NODE,),
         ),
         ToolSpec(
@@ -72,8 +70,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
             tier=Tier.READ_ONLY,
             title=f"{noun[0].upper()}{noun[1:]} status",
             description=f"Live state of one {noun}: status, uptime, CPU, memory, disk and network counters.",
-            method="GET",
-            path=f"/nodes/{{node}}/{kind}/{{vmid}}/status/current",
+            target=Rest("GET", f"/nodes/{{node}}/{kind}/{{vmid}}/status/current"),
             params=(NODE_FOR_GUEST, VMID),
             aliases=(status_alias,),
         ),
@@ -86,8 +83,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
                 f"The {noun}'s configuration (CPU, memory, disks, network, boot, options) with its digest."
                 " Pending changes are shown as if applied; set current=true for the values in effect now."
             ),
-            method="GET",
-            path=f"/nodes/{{node}}/{kind}/{{vmid}}/config",
+            target=Rest("GET", f"/nodes/{{node}}/{kind}/{{vmid}}/config"),
             params=(
                 NODE_FOR_GUEST,
                 VMID,
@@ -103,8 +99,7 @@ def read_tools(kind: GuestKind, *, status_alias: str) -> tuple[ToolSpec, ...]:
                 f"Deprecated: use pve_list_cluster_resources. Every {long} in the cluster, or on one node,"
                 " from one cluster-wide call."
             ),
-            method="GET",
-            path="/cluster/resources",
+            target=Rest("GET", "/cluster/resources"),
             params=(Param("node", "string", "Only guests on this node.", local=True),),
             deprecated=True,
             handler="legacy_list_guests",
@@ -142,8 +137,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.FULL,
             title=f"Delete {noun}",
             description=f"Destroy a stopped {noun} and all its disks. This cannot be undone: back it up first.",
-            method="DELETE",
-            path=where,
+            target=Rest("DELETE", where),
             params=(
                 *guest,
                 Param("purge", "boolean", "Also drop it from jobs, replication, HA."),
@@ -161,8 +155,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.FULL,
             title=f"Clone {noun}",
             description=f"Copy a {noun} or template. Returns newid and the task.",
-            method="POST",
-            path=f"{where}/clone",
+            target=Rest("POST", f"{where}/clone"),
             params=(
                 *guest,
                 Param("newid", "integer", "Default: the next free ID.", minimum=100, local=True),
@@ -182,8 +175,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.FULL,
             title=f"Snapshot {noun}",
             description=f"Snapshot the {noun}'s disks and config, to roll back to this point later.",
-            method="POST",
-            path=snap,
+            target=Rest("POST", snap),
             params=(
                 *guest,
                 SNAPNAME,
@@ -199,8 +191,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.READ_ONLY,
             title=f"List {noun} snapshots",
             description=f"The {noun}'s snapshots with parent, time and notes; 'current' is now.",
-            method="GET",
-            path=snap,
+            target=Rest("GET", snap),
             params=guest,
             differs="New: nandi cannot list snapshots.",
         ),
@@ -210,8 +201,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.FULL,
             title=f"Delete {noun} snapshot",
             description="Delete one snapshot; the guest and its other snapshots stay as they are.",
-            method="DELETE",
-            path=f"{snap}/{{snapname}}",
+            target=Rest("DELETE", f"{snap}/{{snapname}}"),
             params=(*guest, SNAPNAME),
             destructive=True,
             confirm=True,
@@ -223,8 +213,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.FULL,
             title=f"Roll back {noun}",
             description=f"Return the {noun} to a snapshot, losing later changes.",
-            method="POST",
-            path=f"{snap}/{{snapname}}/rollback",
+            target=Rest("POST", f"{snap}/{{snapname}}/rollback"),
             params=(*guest, SNAPNAME, Param("start", "boolean", "Start it afterwards.")),
             destructive=True,
             confirm=True,
@@ -237,8 +226,7 @@ def admin_tools(kind: GuestKind) -> tuple[ToolSpec, ...]:
             tier=Tier.READ_ONLY,
             title=f"{noun[0].upper()}{noun[1:]} pending changes",
             description="Config values now and the changes waiting for the next start.",
-            method="GET",
-            path=f"{where}/pending",
+            target=Rest("GET", f"{where}/pending"),
             params=guest,
             differs="New: nandi cannot show pending changes.",
         ),

@@ -19,7 +19,7 @@ from pvemcp.catalog.guests import (
     power_tools,
     read_tools,
 )
-from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Rest, Tier, ToolSpec
 
 GUEST = (NODE_FOR_GUEST, VMID)
 MEMORY = Param("memory", "integer", "Memory in MiB, e.g. 1024.", minimum=16)
@@ -75,8 +75,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Create container",
         description="Create a container from a template. Returns its vmid and the task.",
-        method="POST",
-        path="/nodes/{node}/lxc",
+        target=Rest("POST", "/nodes/{node}/lxc"),
         params=(
             NODE,
             NEW_VMID,
@@ -116,8 +115,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Change container config",
         description="Change resources, hostname, boot or notes; applies at once, even while running.",
-        method="PUT",
-        path="/nodes/{node}/lxc/{vmid}/config",
+        target=Rest("PUT", "/nodes/{node}/lxc/{vmid}/config"),
         params=(*GUEST, MEMORY, SWAP, CORES, HOSTNAME, ONBOOT, TAGS, DESCRIPTION, DELETE_KEYS),
         destructive=True,
         confirm=True,
@@ -132,8 +130,7 @@ TOOLS = (
         tier=Tier.READ_EXECUTE,
         title="Migrate container",
         description="Move a container to another node; a running one needs restart.",
-        method="POST",
-        path="/nodes/{node}/lxc/{vmid}/migrate",
+        target=Rest("POST", "/nodes/{node}/lxc/{vmid}/migrate"),
         params=(
             *GUEST,
             TARGET_NODE,

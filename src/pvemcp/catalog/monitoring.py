@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Rest, Tier, ToolSpec
 
 TIMEFRAMES = ("hour", "day", "week", "month", "year")
 CF = Param("cf", "string", "AVERAGE (default) or MAX.", enum=("AVERAGE", "MAX"))
@@ -35,8 +35,7 @@ def metric_tool(subject: str, timeframe: str) -> ToolSpec:
             f"{noun} {what}, last {timeframe}: start, step, a list per metric (null: no data). cpu: fraction;"
             " I/O: bytes/s."
         ),
-        method="GET",
-        path=PATHS[subject],
+        target=Rest("GET", PATHS[subject]),
         params=(*params, CF),
         handler="rrd_series",
         fixed=MappingProxyType({"timeframe": timeframe}),
@@ -51,8 +50,7 @@ def agent_tool(command: str, name: str, title: str, description: str) -> ToolSpe
         tier=Tier.READ_ONLY,
         title=title,
         description=description + " Needs a running VM with agent=1 and qemu-guest-agent.",
-        method="GET",
-        path=f"/nodes/{{node}}/qemu/{{vmid}}/agent/{command}",
+        target=Rest("GET", f"/nodes/{{node}}/qemu/{{vmid}}/agent/{command}"),
         params=(NODE_FOR_GUEST, VMID),
     )
 
@@ -64,8 +62,7 @@ def node_tool(name: str, path: str, title: str, description: str, *params: Param
         tier=Tier.READ_ONLY,
         title=title,
         description=description,
-        method="GET",
-        path=path,
+        target=Rest("GET", path),
         params=(NODE, *params),
         differs=differs,
     )
@@ -83,8 +80,7 @@ TOOLS = (
         description=(
             "Per node CPU, memory, uptime and guests running/total, plus cluster totals incl. storage; one call."
         ),
-        method="GET",
-        path="/cluster/resources",
+        target=Rest("GET", "/cluster/resources"),
         handler="cluster_metrics_overview",
         differs="Summarises per node and cluster-wide (nandi returned the raw resource list).",
     ),

@@ -2,7 +2,7 @@
 
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, Param, Rest, Tier, ToolSpec
 
 IFACE = Param("iface", "string", "Interface name, e.g. vmbr0, bond0 or eno1.", required=True)
 IFACE_TYPES = ("bridge", "bond", "vlan", "eth", "alias")  # OVS types need settings these tools do not take
@@ -31,8 +31,7 @@ def _list(name: str, title: str, description: str, kind: str, differs: str) -> T
         tier=Tier.READ_ONLY,
         title=title,
         description=description,
-        method="GET",
-        path="/nodes/{node}/network",
+        target=Rest("GET", "/nodes/{node}/network"),
         params=(NODE,),
         fixed=MappingProxyType({"type": kind}),
         differs=differs,
@@ -46,8 +45,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List node interfaces",
         description="A node's network interfaces, including pending changes: type, addresses, ports, active.",
-        method="GET",
-        path="/nodes/{node}/network",
+        target=Rest("GET", "/nodes/{node}/network"),
         params=(
             NODE,
             Param(
@@ -86,8 +84,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Interface configuration",
         description="One interface's configuration, including pending changes.",
-        method="GET",
-        path="/nodes/{node}/network/{iface}",
+        target=Rest("GET", "/nodes/{node}/network/{iface}"),
         params=(NODE, IFACE),
     ),
     ToolSpec(
@@ -96,8 +93,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Create interface",
         description=f"Add a bridge, bond, VLAN or other interface to a node. {PENDING}",
-        method="POST",
-        path="/nodes/{node}/network",
+        target=Rest("POST", "/nodes/{node}/network"),
         params=(NODE, IFACE, Param("type", "string", "Interface type.", required=True, enum=IFACE_TYPES), *SETTINGS),
         destructive=True,
         confirm=True,
@@ -109,8 +105,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Change interface",
         description=f"Change an interface; settings not given, addresses included, stay. {PENDING}",
-        method="PUT",
-        path="/nodes/{node}/network/{iface}",
+        target=Rest("PUT", "/nodes/{node}/network/{iface}"),
         params=(
             NODE,
             IFACE,
@@ -134,8 +129,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Delete interface",
         description=f"Remove an interface from a node's configuration. {PENDING}",
-        method="DELETE",
-        path="/nodes/{node}/network/{iface}",
+        target=Rest("DELETE", "/nodes/{node}/network/{iface}"),
         params=(NODE, IFACE),
         destructive=True,
         confirm=True,
@@ -146,8 +140,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Apply network changes",
         description="Make a node's pending network changes live (reloads networking).",
-        method="PUT",
-        path="/nodes/{node}/network",
+        target=Rest("PUT", "/nodes/{node}/network"),
         params=(NODE,),
         destructive=True,
         confirm=True,
@@ -160,8 +153,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Discard network changes",
         description="Drop a node's pending network changes; the running configuration stays.",
-        method="DELETE",
-        path="/nodes/{node}/network",
+        target=Rest("DELETE", "/nodes/{node}/network"),
         params=(NODE,),
         destructive=True,
         confirm=True,

@@ -3,7 +3,7 @@ the subscription and the node config."""
 
 from __future__ import annotations
 
-from pvemcp.catalog.spec import NODE, Module, Param, Tier, ToolSpec, reader
+from pvemcp.catalog.spec import NODE, Module, Param, Rest, Tier, ToolSpec, reader
 
 CATEGORY = "node-admin"
 SERVICES = (
@@ -29,8 +29,7 @@ def service_tool(command: str, tier: Tier, title: str, description: str, *, conf
         tier=tier,
         title=title,
         description=description,
-        method="POST",
-        path=f"/nodes/{{node}}/services/{{service}}/{command}",
+        target=Rest("POST", f"/nodes/{{node}}/services/{{service}}/{command}"),
         params=(NODE, SERVICE),
         module=Module.ADVANCED,
         destructive=confirm,
@@ -85,8 +84,7 @@ TOOLS = (
         title="Refresh package lists",
         description="Run apt-get update on a node (waits for the task), then list with pve_list_node_updates."
         " Installs nothing.",
-        method="POST",
-        path="/nodes/{node}/apt/update",
+        target=Rest("POST", "/nodes/{node}/apt/update"),
         params=(NODE,),
         module=Module.ADVANCED,
         idempotent=True,

@@ -1,6 +1,6 @@
 """Cluster nodes."""
 
-from pvemcp.catalog.spec import NODE, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, Rest, Tier, ToolSpec
 
 TOOLS = (
     ToolSpec(
@@ -9,8 +9,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List nodes",
         description="Every cluster node with online status, CPU, memory, disk and uptime.",
-        method="GET",
-        path="/nodes",
+        target=Rest("GET", "/nodes"),
         aliases=("listNodes",),
     ),
     ToolSpec(
@@ -19,8 +18,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Node status",
         description="One node's health: CPU and load, memory, swap, root disk, uptime, kernel and PVE version.",
-        method="GET",
-        path="/nodes/{node}/status",
+        target=Rest("GET", "/nodes/{node}/status"),
         params=(NODE,),
         aliases=("getNodeStatus",),
     ),

@@ -1,6 +1,6 @@
 """Resource pools: named groups of guests and storages, used for permissions and overview."""
 
-from pvemcp.catalog.spec import Param, Tier, ToolSpec
+from pvemcp.catalog.spec import Param, Rest, Tier, ToolSpec
 
 POOLID = Param("poolid", "string", "Pool ID, e.g. production.", required=True)
 COMMENT = Param("comment", "string", "Free-text comment.", free_text=True)
@@ -12,8 +12,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List pools",
         description="Resource pools with their comments. pve_get_pool lists a pool's members.",
-        method="GET",
-        path="/pools",
+        target=Rest("GET", "/pools"),
     ),
     ToolSpec(
         name="pve_get_pool",
@@ -21,8 +20,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Pool members",
         description="One pool with its comment and members: guests (status, node, usage) and storages.",
-        method="GET",
-        path="/pools",
+        target=Rest("GET", "/pools"),
         params=(POOLID, Param("type", "string", "Only members of this type.", enum=("qemu", "lxc", "storage"))),
         differs="Uses GET /pools?poolid=, as Proxmox recommends; the per-pool path nandi calls is deprecated.",
     ),
@@ -33,8 +31,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Create pool",
         description="Create an empty resource pool; add guests and storages with pve_update_pool.",
-        method="POST",
-        path="/pools",
+        target=Rest("POST", "/pools"),
         params=(POOLID, COMMENT),
     ),
     ToolSpec(
@@ -43,8 +40,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Change pool",
         description="Set a pool's comment, or add guests and storages to it; with delete=true remove them instead.",
-        method="PUT",
-        path="/pools",
+        target=Rest("PUT", "/pools"),
         params=(
             POOLID,
             COMMENT,
@@ -65,8 +61,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Delete pool",
         description="Delete an empty pool; Proxmox refuses while guests or storages are still members.",
-        method="DELETE",
-        path="/pools",
+        target=Rest("DELETE", "/pools"),
         params=(POOLID,),
         destructive=True,
         confirm=True,

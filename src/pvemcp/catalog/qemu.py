@@ -20,7 +20,7 @@ from pvemcp.catalog.guests import (
     power_tools,
     read_tools,
 )
-from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Rest, Tier, ToolSpec
 
 # skiplock is left out on purpose: Proxmox allows it only to root@pam itself, never to an API token.
 
@@ -86,8 +86,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Create VM",
         description="Create a VM with disk, ISO and NIC. Returns its vmid and the task.",
-        method="POST",
-        path="/nodes/{node}/qemu",
+        target=Rest("POST", "/nodes/{node}/qemu"),
         params=(
             NODE,
             NEW_VMID,
@@ -118,8 +117,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Change VM config",
         description="Change CPU, memory, name, boot or notes. Returns what waits for the next start.",
-        method="PUT",
-        path="/nodes/{node}/qemu/{vmid}/config",
+        target=Rest("PUT", "/nodes/{node}/qemu/{vmid}/config"),
         params=(*GUEST, MEMORY, CORES, SOCKETS, CPU, NAME, ONBOOT, TAGS, DESCRIPTION, DELETE_KEYS),
         destructive=True,
         confirm=True,
@@ -134,8 +132,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Grow VM disk",
         description="Grow a disk by +size or to a size; it can never shrink again.",
-        method="PUT",
-        path="/nodes/{node}/qemu/{vmid}/resize",
+        target=Rest("PUT", "/nodes/{node}/qemu/{vmid}/resize"),
         params=(
             *GUEST,
             Param("disk", "string", "Disk key, e.g. scsi0.", required=True),
@@ -151,8 +148,7 @@ TOOLS = (
         tier=Tier.READ_EXECUTE,
         title="Migrate VM",
         description="Move a VM to another node; a running VM needs online.",
-        method="POST",
-        path="/nodes/{node}/qemu/{vmid}/migrate",
+        target=Rest("POST", "/nodes/{node}/qemu/{vmid}/migrate"),
         params=(
             *GUEST,
             TARGET_NODE,
@@ -171,8 +167,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Convert VM to template",
         description="Irreversibly turn a stopped VM into a template.",
-        method="POST",
-        path="/nodes/{node}/qemu/{vmid}/template",
+        target=Rest("POST", "/nodes/{node}/qemu/{vmid}/template"),
         params=GUEST,
         destructive=True,
         confirm=True,
@@ -184,8 +179,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Run command in VM",
         description="Run a program in the VM via the guest agent. Returns a pid for pve_get_qemu_guest_exec_status.",
-        method="POST",
-        path="/nodes/{node}/qemu/{vmid}/agent/exec",
+        target=Rest("POST", "/nodes/{node}/qemu/{vmid}/agent/exec"),
         params=(
             *GUEST,
             Param("command", "array", 'Program and arguments, e.g. ["uname", "-a"].', required=True, items="string"),
@@ -202,8 +196,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Command result in VM",
         description="Exit code and output of a pve_exec_qemu_guest_command run, once it exited (readable once).",
-        method="GET",
-        path="/nodes/{node}/qemu/{vmid}/agent/exec-status",
+        target=Rest("GET", "/nodes/{node}/qemu/{vmid}/agent/exec-status"),
         params=(*GUEST, Param("pid", "integer", "pid the exec returned.", required=True)),
         idempotent=False,
         differs="New: nandi cannot read a command's output.",

@@ -1,11 +1,11 @@
 """The raw API: any Proxmox endpoint no other tool covers, under the same tiers, scope, confirmation and audit.
 
-Neither tool names an endpoint of its own (raw=True): the caller passes the path, which pvemcp checks for
+Neither tool names an endpoint of its own (target Raw): the caller passes the path, which pvemcp checks for
 shape (server/rawpath.py) and reach (server/reach.py, with the write table in server/raw_table.py); Proxmox
 answers as it would any client, unknown paths included.
 """
 
-from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import Module, Param, Raw, Tier, ToolSpec
 
 PATH = Param(
     "path",
@@ -28,12 +28,10 @@ TOOLS = (
             " dedicated tool when one exists. Guests and nodes outside this server's scope read as unknown."
             " A path keeps the tier of the tool that covers it; guest-agent and file-restore paths need read-execute."
         ),
-        method="GET",
-        path="/{path}",
+        target=Raw(("GET",)),
         params=(PATH, PARAMS),
         module=Module.ADVANCED,
         handler="raw_api",
-        raw=True,
     ),
     ToolSpec(
         name="pve_api_call",
@@ -46,8 +44,7 @@ TOOLS = (
             " sent; params values are strings, integers or booleans. pve_preview shows the request first. Waits for"
             " a task it starts."
         ),
-        method="POST",
-        path="/{path}",
+        target=Raw(("POST", "PUT", "DELETE")),
         params=(
             Param("method", "string", "HTTP method of the endpoint.", required=True, enum=("POST", "PUT", "DELETE")),
             PATH,
@@ -58,6 +55,5 @@ TOOLS = (
         confirm=True,
         returns_task=True,
         handler="raw_api",
-        raw=True,
     ),
 )

@@ -1,17 +1,16 @@
 """Commands over SSH: what the Proxmox API cannot do (run a program in an LXC container, check a node's health).
 
-No Proxmox endpoint of their own (api=False; method and path are placeholders): the handlers in
+No Proxmox endpoint of their own (target Ssh): the handlers in
 server/composites/remote.py build argv lists (ssh/commands.py, ssh/checks.py) and run them over the SSH
 channel. Hidden unless SSH is configured (PROXMOX_SSH_*, PVE_SSH).
 """
 
-from pvemcp.catalog.spec import Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import Module, Param, Ssh, Tier, ToolSpec
 from pvemcp.ssh.checks import CHECK_NAMES
 from pvemcp.ssh.commands import CTID_MIN, TAIL_DEFAULT, TAIL_MAX, TAIL_MIN
 
 CTID = Param("ctid", "integer", "LXC container ID (VMID).", required=True, minimum=CTID_MIN)
 CT_NODE = Param("node", "string", "Default: the container's node, from the cluster.")
-PLACEHOLDER = "/version"  # no endpoint of their own: api=False
 
 TOOLS = (
     ToolSpec(
@@ -25,8 +24,7 @@ TOOLS = (
             " container's own `sh -c`). A non-zero exit is a result, not an error. Can change anything in the"
             " container: tell the user the exact command first."
         ),
-        method="GET",
-        path=PLACEHOLDER,
+        target=Ssh(writes=True),
         params=(
             CTID,
             Param(
@@ -45,8 +43,6 @@ TOOLS = (
         aliases=("execInContainer",),
         only_one=("command", "argv"),
         handler="exec_in_container",
-        ssh=True,
-        api=False,
         differs="Also takes an argv list (no shell at all); a string runs only in the container's shell.",
     ),
     ToolSpec(
@@ -59,8 +55,7 @@ TOOLS = (
             " 'uname -a', 'uptime', 'df -h', 'free -m', \"docker ps --format '{{.Names}} {{.Status}}'\","
             " 'ip -br addr', 'cat /etc/os-release', 'ps aux'. Anything else is refused."
         ),
-        method="GET",
-        path=PLACEHOLDER,
+        target=Ssh(writes=False),
         params=(
             CTID,
             Param("command", "string", "One of the allowed commands, verbatim.", required=True, free_text=True),
@@ -68,8 +63,6 @@ TOOLS = (
         ),
         aliases=("runRemoteDiagnostic",),
         handler="run_remote_diagnostic",
-        ssh=True,
-        api=False,
         differs="Matches the allow-list as an argument list (no extra arguments or separators); adds three entries.",
     ),
     ToolSpec(
@@ -82,8 +75,7 @@ TOOLS = (
             " usage, failed systemd units, pveversion, cluster quorum. Each node lists its checks with parsed"
             " data and `problems` (full disks, low memory, failed units, no quorum); healthy is true without any."
         ),
-        method="GET",
-        path=PLACEHOLDER,
+        target=Ssh(writes=False),
         params=(
             Param("node", "string", "Only this node; default: every online node."),
             Param(
@@ -95,8 +87,6 @@ TOOLS = (
         ),
         aliases=("sshBatchDiagnostics",),
         handler="ssh_batch_diagnostics",
-        ssh=True,
-        api=False,
         differs="Parses each check; runs on every node concurrently; optional node and checks.",
     ),
     ToolSpec(
@@ -108,14 +98,11 @@ TOOLS = (
             "List the Docker containers running inside an LXC container (docker ps over SSH): name, image,"
             " status, ports. DOCKER_NOT_AVAILABLE when the container has no docker."
         ),
-        method="GET",
-        path=PLACEHOLDER,
+        target=Ssh(writes=False),
         params=(CTID, Param("all", "boolean", "Include stopped Docker containers (default false)."), CT_NODE),
         module=Module.ADVANCED,
         aliases=("dockerPsInContainer",),
         handler="docker_ps_in_container",
-        ssh=True,
-        api=False,
         differs="Returns parsed rows; optional all.",
     ),
     ToolSpec(
@@ -127,8 +114,7 @@ TOOLS = (
             "The last lines of a Docker container's logs inside an LXC container (docker logs over SSH). The"
             " Docker container's stdout and stderr come back apart."
         ),
-        method="GET",
-        path=PLACEHOLDER,
+        target=Ssh(writes=False),
         params=(
             CTID,
             Param(
@@ -152,8 +138,6 @@ TOOLS = (
         module=Module.ADVANCED,
         aliases=("dockerLogsInContainer",),
         handler="docker_logs_in_container",
-        ssh=True,
-        api=False,
         differs="Keeps stderr apart; optional since and timestamps.",
     ),
 )

@@ -7,7 +7,7 @@ configuration and loses nothing, like starting a backup.
 
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, Module, Param, Tier, ToolSpec, reader, writer
+from pvemcp.catalog.spec import NODE, Module, Param, Rest, Tier, ToolSpec, reader, writer
 
 read = reader("replication", Module.ADVANCED)
 write = writer("replication", Module.ADVANCED)
@@ -101,8 +101,7 @@ TOOLS = (
             "Sync a replication job now instead of waiting for its schedule; it runs within a minute. Check"
             " the result with pve_get_replication_status or pve_get_replication_log."
         ),
-        method="POST",
-        path="/nodes/{node}/replication/{id}/schedule_now",
+        target=Rest("POST", "/nodes/{node}/replication/{id}/schedule_now"),
         params=(JOB_NODE, JOB),
     ),
 )

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 ParamType = Literal["string", "integer", "boolean", "number", "array", "object"]
+Method = Literal["GET", "POST", "PUT", "DELETE"]
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -107,16 +108,48 @@ PAGING = (
 
 
 @dataclass(frozen=True, slots=True)
+class Rest:
+    """One Proxmox endpoint: the generic handler (or the tool's composite) sends the call there."""
+
+    method: Method
+    path: str  # {name} placeholders are filled from the arguments of the same name
+
+
+@dataclass(frozen=True, slots=True)
+class Ssh:
+    """argv lists run over the SSH channel (ssh/commands.py, ssh/checks.py); no Proxmox endpoint."""
+
+    writes: bool  # can change the container or node it runs on: not read-only, audited
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """pvemcp answers itself (pve_preview); it sends no request of its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """The caller names the endpoint: `path` (and `method`, when there is a choice) are arguments, whose shape
+    server/rawpath.py checks and whose reach server/reach.py and server/raw_table.py work out."""
+
+    methods: tuple[Method, ...]
+
+
+# What a tool is, as far as anything leaving pvemcp goes.
+Target = Rest | Ssh | Local | Raw
+RAW_PATH = "/{path}"  # a raw tool's path is its `path` argument
+
+
+@dataclass(frozen=True, slots=True)
 class ToolSpec:
-    """Everything pvemcp knows about one tool; see DESIGN.md, "One tool = one record"."""
+    """Everything pvemcp knows about one tool: one record, from which schemas and listings are derived."""
 
     name: str
     category: str
     tier: Tier
     title: str
     description: str
-    method: Literal["GET", "POST", "PUT", "DELETE"]
-    path: str
+    target: Target
     params: tuple[Param, ...] = ()
     module: Module = Module.CORE
     destructive: bool = False
@@ -133,9 +166,6 @@ class ToolSpec:
     at_least_one: tuple[str, ...] = ()  # update tools: at least one of these arguments must be given
     only_one: tuple[str, ...] = ()  # alternatives: exactly one of these arguments must be given
     differs: str = ""  # how this tool differs from nandi-proxmox-mcp's tool of the same name (docs only)
-    ssh: bool = False  # runs over the SSH channel (hidden unless it is configured)
-    api: bool = True  # False: pvemcp answers itself (pve_preview); method and path name no endpoint of its own
-    raw: bool = False  # the raw API: the caller names method and path ("/{path}"); checked by server/rawpath.py
     # What the tool reaches beyond its arguments (server/reach.py): cluster-wide objects that are neither a guest
     # nor a node; a read asking whether a VMID is free; an action that runs on every node; what leaving an
     # argument out reaches (prune without vmid: every guest's backups on the storage).
@@ -145,9 +175,55 @@ class ToolSpec:
     missing: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
+    def rest(self) -> Rest | None:
+        """The tool's own Proxmox endpoint, if it has one."""
+        return self.target if isinstance(self.target, Rest) else None
+
+    @property
+    def ssh(self) -> bool:
+        """Runs over the SSH channel (hidden unless it is configured)."""
+        return isinstance(self.target, Ssh)
+
+    @property
+    def raw(self) -> bool:
+        return isinstance(self.target, Raw)
+
+    @property
+    def api(self) -> bool:
+        """Sends its call to the Proxmox API: an endpoint of its own, or one the caller names."""
+        return isinstance(self.target, Rest | Raw)
+
+    @property
+    def method(self) -> Method:
+        """The endpoint's method; a raw tool's first (the `method` argument chooses among several)."""
+        target = self.target
+        if isinstance(target, Rest):
+            return target.method
+        if isinstance(target, Raw):
+            return target.methods[0]
+        raise TypeError(f"{self.name} sends no request of its own to Proxmox ({type(target).__name__})")
+
+    @property
+    def path(self) -> str:
+        """The endpoint's path template; a raw tool's is its `path` argument."""
+        target = self.target
+        if isinstance(target, Rest):
+            return target.path
+        if isinstance(target, Raw):
+            return RAW_PATH
+        raise TypeError(f"{self.name} sends no request of its own to Proxmox ({type(target).__name__})")
+
+    @property
     def read_only(self) -> bool:
-        """Changes nothing: a GET, unless the tool is destructive (an SSH command sits behind a placeholder GET)."""
-        return self.method == "GET" and not self.destructive
+        """Changes nothing: a GET that is not destructive, a read-only SSH command, pvemcp's own answer."""
+        target = self.target
+        if isinstance(target, Rest):
+            return target.method == "GET" and not self.destructive
+        if isinstance(target, Raw):
+            return target.methods == ("GET",)
+        if isinstance(target, Ssh):
+            return not target.writes
+        return True
 
     @property
     def is_idempotent(self) -> bool:
@@ -155,16 +231,17 @@ class ToolSpec:
 
     @property
     def placeholders(self) -> tuple[str, ...]:
-        return tuple(PLACEHOLDER.findall(self.path))
+        return tuple(PLACEHOLDER.findall(self.path)) if self.api else ()
 
     @property
     def guest_type(self) -> Literal["qemu", "lxc", "any"] | None:
-        """Which guests the vmid may name: one type, "any" (a {guest_type} path), or None (no guest)."""
-        if "/qemu/{vmid}" in self.path:
+        """Which guests the vmid of the endpoint's path may name: one type, "any" (a {guest_type} path), or None."""
+        path = self.rest.path if self.rest is not None else ""
+        if "/qemu/{vmid}" in path:
             return "qemu"
-        if "/lxc/{vmid}" in self.path:
+        if "/lxc/{vmid}" in path:
             return "lxc"
-        if "/{guest_type}/{vmid}" in self.path:
+        if "/{guest_type}/{vmid}" in path:
             return "any"
         return None
 
@@ -212,8 +289,7 @@ def reader(category: str, module: Module = Module.CORE) -> Callable[..., ToolSpe
             tier=Tier.READ_ONLY,
             title=title,
             description=description,
-            method="GET",
-            path=path,
+            target=Rest("GET", path),
             params=params,
             module=module,
             **extra,
@@ -242,8 +318,7 @@ def writer(category: str, module: Module = Module.CORE, tier: Tier = Tier.FULL) 
             tier=tier,
             title=title,
             description=description,
-            method=method,
-            path=path,
+            target=Rest(method, path),
             params=params,
             module=module,
             destructive=confirm,

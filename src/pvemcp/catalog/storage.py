@@ -1,6 +1,6 @@
 """Storage definitions, per-node storage status and content."""
 
-from pvemcp.catalog.spec import NODE, STORAGE, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, STORAGE, Param, Rest, Tier, ToolSpec
 
 CONTENT_TYPES = ("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import")
 STORAGE_TYPES = (
@@ -22,8 +22,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List storage definitions",
         description="Datacenter storage definitions: ID, type, content types, path or server, shared flag.",
-        method="GET",
-        path="/storage",
+        target=Rest("GET", "/storage"),
         params=(Param("type", "string", "Only storages of this type.", enum=STORAGE_TYPES),),
     ),
     ToolSpec(
@@ -32,8 +31,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Storage definition",
         description="One storage definition: type, content, path or server, nodes, retention, with the digest.",
-        method="GET",
-        path="/storage/{storage}",
+        target=Rest("GET", "/storage/{storage}"),
         params=(STORAGE,),
     ),
     ToolSpec(
@@ -42,8 +40,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List a node's storage",
         description="Storages as one node sees them: active, enabled, total, used and available bytes.",
-        method="GET",
-        path="/nodes/{node}/storage",
+        target=Rest("GET", "/nodes/{node}/storage"),
         params=(
             NODE,
             Param("content", "string", "Only storages that hold this content type.", enum=CONTENT_TYPES),
@@ -56,8 +53,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Storage status",
         description="One storage as a node sees it: active, enabled, total, used and available bytes.",
-        method="GET",
-        path="/nodes/{node}/storage/{storage}/status",
+        target=Rest("GET", "/nodes/{node}/storage/{storage}/status"),
         params=(NODE, STORAGE),
     ),
     ToolSpec(
@@ -66,8 +62,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List storage content",
         description="Volumes on a storage: disk images, ISO images, container templates, backups; with size and owner.",
-        method="GET",
-        path="/nodes/{node}/storage/{storage}/content",
+        target=Rest("GET", "/nodes/{node}/storage/{storage}/content"),
         paged=True,
         page_key="volid",
         params=(
@@ -87,8 +82,7 @@ TOOLS = (
             "Define a storage: dir takes path; nfs server and export; lvm vgname; lvmthin vgname and thinpool;"
             " zfspool and rbd pool."
         ),
-        method="POST",
-        path="/storage",
+        target=Rest("POST", "/storage"),
         params=(
             STORAGE,
             Param("type", "string", "Storage type.", required=True, enum=STORAGE_TYPES),
@@ -117,8 +111,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Change storage",
         description="Change a storage definition: content types, nodes, shared, enabled, backup retention.",
-        method="PUT",
-        path="/storage/{storage}",
+        target=Rest("PUT", "/storage/{storage}"),
         params=(
             STORAGE,
             CONTENT,
@@ -142,8 +135,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Remove storage",
         description="Remove a storage definition. The data stays where it is, but guests using it lose their disks.",
-        method="DELETE",
-        path="/storage/{storage}",
+        target=Rest("DELETE", "/storage/{storage}"),
         params=(STORAGE,),
         destructive=True,
         confirm=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, STORAGE, Module, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, STORAGE, Module, Param, Rest, Tier, ToolSpec
 
 CATEGORY = "storage"
 CHECKSUMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
@@ -31,8 +31,7 @@ TOOLS = (
             "Download an ISO image (.iso/.img), a container template (.tar.gz/.xz/.zst) or an import image from an"
             " http(s) URL into a storage (waits for the task). Give checksum with checksum-algorithm to verify it."
         ),
-        method="POST",
-        path="/nodes/{node}/storage/{storage}/download-url",
+        target=Rest("POST", "/nodes/{node}/storage/{storage}/download-url"),
         params=(
             NODE,
             STORAGE,
@@ -61,8 +60,7 @@ TOOLS = (
             "Delete one volume (ISO, template, backup, unused disk) from a storage, for good (waits for the task)."
             " Refused for a disk image whose guest exists: detach it from the guest instead."
         ),
-        method="DELETE",
-        path="/nodes/{node}/storage/{storage}/content/{volume}",
+        target=Rest("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}"),
         params=(
             NODE,
             STORAGE,
@@ -89,8 +87,7 @@ TOOLS = (
             "Dry run of pve_prune_backups: each backup on a storage with mark keep, remove, protected or renamed"
             " (never removed). " + RETENTION_NOTE
         ),
-        method="GET",
-        path="/nodes/{node}/storage/{storage}/prunebackups",
+        target=Rest("GET", "/nodes/{node}/storage/{storage}/prunebackups"),
         params=(NODE, STORAGE, *RETENTION, Param("vmid", "integer", "Only this guest's backups.", minimum=100)),
         module=Module.ADVANCED,
         handler="prune_backups",
@@ -107,8 +104,7 @@ TOOLS = (
             "Remove the backups a retention policy does not keep (waits for the task); preview with"
             " pve_plan_backup_prune. " + RETENTION_NOTE
         ),
-        method="DELETE",
-        path="/nodes/{node}/storage/{storage}/prunebackups",
+        target=Rest("DELETE", "/nodes/{node}/storage/{storage}/prunebackups"),
         params=(NODE, STORAGE, *RETENTION, Param("vmid", "integer", "Only this guest's backups.", minimum=100)),
         module=Module.ADVANCED,
         destructive=True,

@@ -1,6 +1,6 @@
 """Proxmox tasks: the record of every long-running action, its status and its log."""
 
-from pvemcp.catalog.spec import NODE, NODE_FOR_TASK, UPID, WAIT_DEFAULT, WAIT_MAX, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_TASK, UPID, WAIT_DEFAULT, WAIT_MAX, Param, Rest, Tier, ToolSpec
 
 TOOLS = (
     ToolSpec(
@@ -9,8 +9,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List a node's tasks",
         description="Recent tasks on a node, newest first: type, guest, user, start and end time, final status.",
-        method="GET",
-        path="/nodes/{node}/tasks",
+        target=Rest("GET", "/nodes/{node}/tasks"),
         params=(
             NODE,
             Param("limit", "integer", "Maximum number of tasks (default 50).", minimum=1, maximum=500),
@@ -35,8 +34,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Task status",
         description="Whether a task is still running and, once stopped, its exit status (OK or the error).",
-        method="GET",
-        path="/nodes/{node}/tasks/{upid}/status",
+        target=Rest("GET", "/nodes/{node}/tasks/{upid}/status"),
         params=(NODE_FOR_TASK, UPID),
     ),
     ToolSpec(
@@ -48,8 +46,7 @@ TOOLS = (
             "Wait until a task ends or timeout passes; returns task {status, exitstatus, duration_s}."
             " A failed task is an error with its log tail. The task goes on if the wait stops."
         ),
-        method="GET",
-        path="/nodes/{node}/tasks/{upid}/status",
+        target=Rest("GET", "/nodes/{node}/tasks/{upid}/status"),
         params=(
             NODE_FOR_TASK,
             UPID,
@@ -71,8 +68,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Task log",
         description="A task's log lines (n, t); page with start and limit. Read it to see why a task failed.",
-        method="GET",
-        path="/nodes/{node}/tasks/{upid}/log",
+        target=Rest("GET", "/nodes/{node}/tasks/{upid}/log"),
         params=(
             NODE_FOR_TASK,
             UPID,
@@ -86,8 +82,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="List cluster tasks",
         description="Recent and running tasks of all nodes, newest first. A node's full history: pve_list_tasks.",
-        method="GET",
-        path="/cluster/tasks",
+        target=Rest("GET", "/cluster/tasks"),
         paged=True,
         differs="New: nandi lists tasks one node at a time.",
     ),
@@ -97,8 +92,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Stop task",
         description="Abort a running task, e.g. a backup or migration; it ends as interrupted. Finished tasks stay.",
-        method="DELETE",
-        path="/nodes/{node}/tasks/{upid}",
+        target=Rest("DELETE", "/nodes/{node}/tasks/{upid}"),
         params=(NODE_FOR_TASK, UPID),
         destructive=True,
         confirm=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, STORAGE, VMID, Param, Tier, ToolSpec
+from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, STORAGE, VMID, Param, Rest, Tier, ToolSpec
 
 CLOUDINIT_KEYS = ("ciuser", "cipassword", "sshkeys", "ipconfig0", "nameserver", "searchdomain")
 
@@ -17,8 +17,7 @@ def content_tool(name: str, content: str, title: str, description: str, differs:
         tier=Tier.READ_ONLY,
         title=title,
         description=description,
-        method="GET",
-        path="/nodes/{node}/storage/{storage}/content",
+        target=Rest("GET", "/nodes/{node}/storage/{storage}/content"),
         params=(NODE, STORAGE),
         fixed=MappingProxyType({"content": content}),
         differs=differs,
@@ -32,8 +31,7 @@ TOOLS = (
         tier=Tier.READ_ONLY,
         title="Cloud-init config dump",
         description="The cloud-init user-data, network-config or meta-data Proxmox generates from the VM's config.",
-        method="GET",
-        path="/nodes/{node}/qemu/{vmid}/cloudinit/dump",
+        target=Rest("GET", "/nodes/{node}/qemu/{vmid}/cloudinit/dump"),
         params=(
             NODE_FOR_GUEST,
             VMID,
@@ -49,8 +47,7 @@ TOOLS = (
         title="List VM templates",
         description="VM templates only, cluster-wide or on one node: vmid, name, node, CPU, memory, disk. Clone with"
         " pve_qemu_clone.",
-        method="GET",
-        path="/cluster/resources",
+        target=Rest("GET", "/cluster/resources"),
         params=(Param("node", "string", "Only templates on this node.", local=True),),
         fixed=MappingProxyType({"type": "vm"}),
         handler="list_qemu_templates",
@@ -76,8 +73,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Set cloud-init options",
         description="Set a VM's cloud-init user, password, SSH keys, IP and DNS; used at its next start.",
-        method="PUT",
-        path="/nodes/{node}/qemu/{vmid}/config",
+        target=Rest("PUT", "/nodes/{node}/qemu/{vmid}/config"),
         params=(
             NODE_FOR_GUEST,
             VMID,
@@ -107,8 +103,7 @@ TOOLS = (
         tier=Tier.FULL,
         title="Convert VM to template",
         description="Irreversibly turn a stopped VM into a template: its disks become read-only base images.",
-        method="POST",
-        path="/nodes/{node}/qemu/{vmid}/template",
+        target=Rest("POST", "/nodes/{node}/qemu/{vmid}/template"),
         params=(NODE_FOR_GUEST, VMID),
         destructive=True,
         confirm=True,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pvemcp.config import audit_path_setting, env_settings, flag_setting
+from pvemcp.config import audit_path_setting, env_settings
 
 FILE = click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 SANDBOX = click.option("--sandbox", is_flag=True, help="The sandbox's log instead of the real cluster's.")
@@ -22,9 +22,9 @@ def configured_path(file: Path | None, sandbox: bool) -> Path:
     if file is not None:
         return file
     problems: list[str] = []
-    env = env_settings(problems)
-    sandbox = sandbox or flag_setting("PVE_SANDBOX", env.pve_sandbox, problems)
-    path = audit_path_setting(env, sandbox, problems)
+    values = env_settings(problems)
+    sandbox = sandbox or values.flag("PVE_SANDBOX")
+    path = audit_path_setting(values, sandbox, problems)
     if problems:
         raise click.UsageError("; ".join(problems))
     if path is None:

@@ -1,11 +1,15 @@
-"""docs/TOOLS.md, generated from the catalog (`pvemcp tools --markdown`); a test keeps it current."""
+"""docs/TOOLS.md from the catalog (`pvemcp tools --markdown`) and the README's settings tables from the
+settings table (`python -m pvemcp.cli.docs README.md`); tests keep both current."""
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections import Counter
 
 from pvemcp.catalog import ALL_TOOLS, CATEGORIES
 from pvemcp.catalog.spec import Module, Tier, ToolSpec
+from pvemcp.config.table import SECTIONS, SETTINGS, Section, Setting
 from pvemcp.server.inventory import Inventory, Policy
 
 GENERAL_DIFFERENCES = (
@@ -135,3 +139,73 @@ def render_errors_markdown() -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+# -- the README's settings tables, generated from pvemcp.config.table (`make docs`) ----------------------
+
+SETTINGS_BLOCK = re.compile(r"(<!-- settings:(?P<section>[a-z]+) -->\n)(?P<body>.*?)(<!-- /settings -->)", re.DOTALL)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _shown(setting: Setting) -> str:
+    shown = setting.shown_default()
+    if setting.kind in ("integer", "number") and setting.low is not None and setting.high is not None:
+        shown += f" ({_number(setting.low)}–{_number(setting.high)})"
+    return shown
+
+
+def render_settings(section: Section) -> str:
+    """One README table: a row per setting, or per group of settings that share a meaning."""
+    rows: list[list[Setting]] = []
+    for setting in (s for s in SETTINGS if s.section == section):
+        if setting.shares_row and rows:
+            rows[-1].append(setting)
+        else:
+            rows.append([setting])
+    lines = [_row(["Variable", "Default", "Meaning"]), "|---|---|---|"]
+    for group in rows:
+        defaults = [_shown(s) for s in group]
+        lines.append(
+            _row(
+                [
+                    ", ".join(f"`{s.name}`" for s in group),
+                    "—" if set(defaults) == {"—"} else ", ".join(defaults),
+                    _cell(group[0].doc),
+                ]
+            )
+        )
+    if section == "connection":
+        seconds = ", ".join(f"`{s.name}`" for s in SETTINGS if s.kind == "number")
+        note = (
+            "Every setting is read the same way from the environment and from the configuration file. Whole"
+            " numbers (ports, sizes, counts, milliseconds) are digits only: `22.5` or `3000.0` is refused; the"
+            f" seconds of {seconds} may have decimals. A number must lie in the range shown in brackets."
+            " Booleans are `true`/`false`, `yes`/`no`, `on`/`off` or `1`/`0`, in any case. An empty value"
+            " means the default (but an empty `PVE_PROTECTED_TAG` means that no tag protects)."
+        )
+        lines += ["", *textwrap.wrap(note, width=110, break_on_hyphens=False)]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(text: str) -> str:
+    """The README with every `<!-- settings:SECTION -->` … `<!-- /settings -->` block generated anew."""
+
+    def block(match: re.Match[str]) -> str:
+        sections: dict[str, Section] = {name: name for name in SECTIONS}
+        section = sections.get(match.group("section"))
+        if section is None:
+            raise ValueError(f"README.md names an unknown settings section {match.group('section')!r}")
+        return match.group(1) + render_settings(section) + match.group(4)
+
+    return SETTINGS_BLOCK.sub(block, text)
+
+
+if __name__ == "__main__":  # `make docs`: python -m pvemcp.cli.docs README.md
+    import sys
+    from pathlib import Path
+
+    readme = Path(sys.argv[1])
+    readme.write_text(update_readme(readme.read_text("utf-8")), "utf-8")

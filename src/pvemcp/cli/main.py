@@ -1,34 +1,73 @@
-"""`pvemcp`: run the server, list its tools, serve the simulator. Heavy imports stay inside commands."""
+"""`pvemcp`: run the server, list its tools, serve the simulator.
+
+An MCP client spawns `pvemcp run` whenever a chat opens, so this module imports nothing a command does not
+need: the other commands (audit, bootstrap, doctor, setup, token) are imported only when they run or when
+help lists them, and each command imports its own heavy parts inside its body.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pvemcp import __version__
-from pvemcp.cli.audit import audit
-from pvemcp.cli.bootstrap import bootstrap
-from pvemcp.cli.doctor import doctor
-from pvemcp.cli.setup import setup
-from pvemcp.cli.token import token
-from pvemcp.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from pvemcp.config import Config
+
+# name → "module:attribute" of a command imported when it is first looked up.
+LAZY_COMMANDS = {
+    "audit": "pvemcp.cli.audit:audit",
+    "bootstrap": "pvemcp.cli.bootstrap:bootstrap",
+    "doctor": "pvemcp.cli.doctor:doctor",
+    "setup": "pvemcp.cli.setup:setup",
+    "token": "pvemcp.cli.token:token",
+}
+
+
+class LazyGroup(click.Group):
+    """A command group whose listed commands are imported on first lookup, not when the program starts."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name].split(":")
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 def _load(*, sandbox: bool, transport: str | None = None, profile: str | None = None) -> Config:
+    from pvemcp.config import ConfigError, read_config
+
     try:
-        return load_config(sandbox=sandbox, transport=transport, profile=profile)
+        reading = read_config(sandbox=sandbox, transport=transport, profile=profile)
+        if reading.transport == "http":
+            from pvemcp.http.settings import http_config  # the MCP_* settings, judged with all the others
+
+            return http_config(reading)
+        return reading.result()
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="pvemcp")
 def cli() -> None:
     """MCP server for Proxmox VE: inventory, operate and diagnose clusters safely."""
@@ -70,11 +109,14 @@ def run(sandbox: bool, print_config: bool, transport: str | None, profile: str |
         except OSError as exc:
             click.echo(f"pvemcp cannot start: PVE_AUDIT_LOG={config.audit_path} cannot be written: {exc}", err=True)
             sys.exit(2)
-    if config.http is not None:
+    if config.transport == "http":
         from pvemcp.http.serve import serve_http
+        from pvemcp.http.settings import HttpConfig
 
+        assert isinstance(config, HttpConfig)
+        served = config
         with contextlib.suppress(KeyboardInterrupt):
-            anyio.run(lambda: serve_http(config, print_config=print_config))
+            anyio.run(lambda: serve_http(served, print_config=print_config))
         return
     from pvemcp.stdio import serve_stdio
 
@@ -124,13 +166,6 @@ def sim_serve(host: str, port: int, nodes: int, guests: int, latency_ms: int) ->
     from pvemcp.cli.simserve import serve_simulator
 
     serve_simulator(host=host, port=port, nodes=nodes, guests=guests, latency_ms=latency_ms)
-
-
-cli.add_command(audit)
-cli.add_command(bootstrap)
-cli.add_command(token)
-cli.add_command(setup)
-cli.add_command(doctor)
 
 
 def main() -> None:

@@ -18,12 +18,18 @@ from typing import Any, NoReturn
 import click
 
 from pvemcp.catalog.spec import Tier
+from pvemcp.config.table import bounds, default_of, int_default
 from pvemcp.pve.tls import format_fingerprint
 from pvemcp.setup.clients import BY_KEY
 from pvemcp.setup.plan import GENERIC
 from pvemcp.setup.steps import PRIVSEP_WORD, TLS_MODES, Answers, CheckReport, TlsMode, parse_token_id, read_secret_file
 
 CLIENT_KEYS = (*BY_KEY, GENERIC.key)
+# The API port's range and every default below are the settings table's.
+PORT = click.IntRange(int(bounds("PROXMOX_PORT")[0]), int(bounds("PROXMOX_PORT")[1]))
+DEFAULT_PORT = int_default("PROXMOX_PORT")
+DEFAULT_TIER = str(default_of("PVE_ACCESS_TIER"))
+DEFAULT_MODULE = str(default_of("PVE_MODULE_MODE"))
 _PROFILE = re.compile(r"^[A-Za-z0-9_-]+$")
 WHERE_FINGERPRINT = (
     "Compare it with the node's: web UI > node > System > Certificates > pve-ssl.pem > View Certificate,"
@@ -43,7 +49,7 @@ class Destination:
 
 @click.command()
 @click.option("--host", help="A node's host name or IP address (no scheme or port).")
-@click.option("--port", type=click.IntRange(1, 65535), help="The API port (8006).")
+@click.option("--port", type=PORT, help=f"The API port ({DEFAULT_PORT}).")
 @click.option("--user", help="The token's user, e.g. monitor (with --realm and --token-name).")
 @click.option("--realm", help="The user's realm: pve, pam, or an LDAP/AD realm.")
 @click.option("--token-name", help="The token's ID after the '!'.")
@@ -55,8 +61,10 @@ class Destination:
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="The CA certificate (PEM) for --tls ca.")
 @click.option("--fingerprint", help="The certificate's SHA-256 fingerprint to pin (AA:BB:…).")
 @click.option("--accept-fingerprint", is_flag=True, help="Pin the fingerprint the server presents now.")
-@click.option("--tier", type=click.Choice(Tier.labels()), help="The access tier (read-only when not given).")
-@click.option("--module", type=click.Choice(["core", "advanced"]), help="The tool module (core when not given).")
+@click.option("--tier", type=click.Choice(Tier.labels()), help=f"The access tier ({DEFAULT_TIER} when not given).")
+@click.option(
+    "--module", type=click.Choice(["core", "advanced"]), help=f"The tool module ({DEFAULT_MODULE} when not given)."
+)
 @click.option("--ssh-host", help="Turn the SSH tools on, through this host.")
 @click.option("--ssh-user", help="The SSH user (root).")
 @click.option("--ssh-key", help="The SSH private key (~/.ssh/id_ed25519).")
@@ -104,9 +112,9 @@ def _answers_from_flags(flags: dict[str, Any]) -> Answers:
         answers.user, answers.realm = (flags["user"] or "").strip(), (flags["realm"] or "").strip()
         answers.token_name = (flags["token_name"] or "").strip()
     answers.host = (flags["host"] or "").strip()
-    answers.port = flags["port"] or 8006
-    answers.tier = flags["tier"] or "read-only"
-    answers.module = flags["module"] or "core"
+    answers.port = flags["port"] or DEFAULT_PORT
+    answers.tier = flags["tier"] or DEFAULT_TIER
+    answers.module = flags["module"] or DEFAULT_MODULE
     answers.ssh_host = (flags["ssh_host"] or "").strip()
     answers.ssh_user = (flags["ssh_user"] or "root").strip()
     answers.ssh_key = (flags["ssh_key"] or ("~/.ssh/id_ed25519" if answers.ssh_host else "")).strip()
@@ -226,7 +234,7 @@ def _wizard(answers: Answers, *, check: bool) -> None:
 def _ask_connection(answers: Answers) -> None:
     while True:
         answers.host = click.prompt("Proxmox host (a node's name or IP)", default=answers.host or None).strip()
-        answers.port = click.prompt("API port", type=click.IntRange(1, 65535), default=answers.port)
+        answers.port = click.prompt("API port", type=PORT, default=answers.port)
         presented = _presented(answers)
         if presented is not None or click.confirm("Keep this host anyway?", default=False):
             break

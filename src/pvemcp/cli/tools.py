@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from pvemcp.catalog import ALL_TOOLS
+from pvemcp.catalog.spec import Raw, Rest, Ssh, ToolSpec
 from pvemcp.server.inventory import Policy, hidden_by
 
 
@@ -25,8 +26,7 @@ def tool_rows(policy: Policy, *, show_all: bool) -> list[dict[str, Any]]:
             "confirm": spec.confirm,
             "idempotent": spec.is_idempotent,
             "aliases": list(spec.aliases),
-            "method": spec.method,
-            "path": spec.path,
+            "target": target_json(spec),
         }
         if spec.deprecated:
             row["deprecated"] = True
@@ -65,3 +65,15 @@ def render_tools(policy: Policy, *, as_json: bool, show_all: bool) -> str:
     buffer = io.StringIO()
     Console(file=buffer, width=160, color_system=None, markup=False, emoji=False).print(table)
     return buffer.getvalue().rstrip()
+
+
+def target_json(spec: ToolSpec) -> dict[str, Any]:
+    """What a tool sends where: a Proxmox endpoint, SSH, the raw API, or nothing (pvemcp answers itself)."""
+    target = spec.target
+    if isinstance(target, Rest):
+        return {"kind": "rest", "method": target.method, "path": target.path}
+    if isinstance(target, Raw):
+        return {"kind": "raw", "methods": list(target.methods)}
+    if isinstance(target, Ssh):
+        return {"kind": "ssh", "writes": target.writes}
+    return {"kind": "local"}

@@ -8,14 +8,12 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pvemcp.config import Config
-
 if TYPE_CHECKING:
     import uvicorn
     from starlette.applications import Starlette
 
     from pvemcp.http.observe import Metrics
-    from pvemcp.http.settings import HttpSettings
+    from pvemcp.http.settings import HttpConfig, HttpSettings
     from pvemcp.pve.client import ProxmoxClient
     from pvemcp.server.dispatch import Runtime
 
@@ -39,7 +37,7 @@ class HttpService:
         await self.runtime.client.aclose()
 
 
-async def build_service(config: Config, client: ProxmoxClient) -> HttpService:
+async def build_service(config: HttpConfig, client: ProxmoxClient) -> HttpService:
     """The server, every caller's listing and the Starlette app, built before the first request."""
     from pvemcp.compose import make_runtime
     from pvemcp.http.app import ANONYMOUS_CALLER, build_http_app, identify
@@ -105,7 +103,7 @@ def client_config(url: str, *, sandbox: bool, token_hint: bool) -> dict[str, Any
     return {"mcpServers": {"pvemcp-sandbox" if sandbox else "pvemcp": entry}}
 
 
-async def serve_http(config: Config, *, print_config: bool = False) -> None:
+async def serve_http(config: HttpConfig, *, print_config: bool = False) -> None:
     import anyio
     import uvicorn
 
@@ -149,7 +147,7 @@ def _session_limits(settings: HttpSettings) -> str:
     )
 
 
-def _announce(config: Config, port: int, tools: int, print_config: bool) -> None:
+def _announce(config: HttpConfig, port: int, tools: int, print_config: bool) -> None:
     settings = config.http
     assert settings is not None
     host = "127.0.0.1" if settings.wildcard else settings.host

@@ -11,13 +11,15 @@ import os
 import re
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from pvemcp.config_file import SettingsText
+from pvemcp.config import Config, Reading, read_config
+from pvemcp.config.table import BY_NAME, int_default
+from pvemcp.config.values import SettingValues
 from pvemcp.http.tokens import TokenEntry, load_tokens_file, single_token_entry
 from pvemcp.secret_input import check_secret
 
@@ -28,34 +30,9 @@ _INET_ATON = re.compile(r"^(0[xX][0-9A-Fa-f]+|[0-9]+)(\.(0[xX][0-9A-Fa-f]+|[0-9]
 MIN_STATE_KEY = 32
 
 
-class HttpEnv(SettingsText):
-    """Raw MCP_* text from the environment."""
-
-    mcp_host: str | None = None
-    mcp_port: str | None = None
-    mcp_allowed_hosts: str | None = None
-    mcp_allowed_origins: str | None = None
-    mcp_rate_limit_window_ms: str | None = None
-    mcp_rate_limit_max: str | None = None
-    mcp_max_body_size_bytes: str | None = None
-    mcp_headers_timeout_ms: str | None = None
-    mcp_request_timeout_ms: str | None = None
-    mcp_keepalive_timeout_ms: str | None = None
-    mcp_max_headers_count: str | None = None
-    mcp_max_sessions: str | None = None
-    mcp_max_sessions_per_caller: str | None = None
-    mcp_session_idle_timeout_ms: str | None = None
-    mcp_metrics_public: str | None = None
-    mcp_auth_tokens_file: str | None = None
-    mcp_auth_token: SecretStr | None = None
-    mcp_oauth_issuer: str | None = None
-    mcp_oauth_audience: str | None = None
-    mcp_oauth_jwks_url: str | None = None
-    mcp_public_url: str | None = None
-    mcp_allow_unauthenticated: str | None = None
-    mcp_state_key: SecretStr | None = None
-    mcp_stateless: str | None = None
-    mcp_trusted_proxies: str | None = None
+def _seconds(name: str) -> float:
+    """A *_MS setting's default, in seconds."""
+    return int_default(name) / 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,23 +44,23 @@ class OAuthSettings:
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
-    host: str = "127.0.0.1"
-    port: int = 3000
+    host: str = str(BY_NAME["MCP_HOST"].default)
+    port: int = int_default("MCP_PORT")
     allowed_hosts: tuple[str, ...] = ()  # normalised host names (lower case, no port, no brackets)
     allowed_origins: tuple[str, ...] = ()  # exact origins, e.g. https://claude.example.com
-    rate_limit_window: float = 60.0  # seconds
-    rate_limit_max: int = 120  # requests per window per credential (else per client address)
-    max_body_bytes: int = 262_144
-    headers_timeout: float = 15.0
-    request_timeout: float = 120.0  # to receive a whole request (headers and body)
-    keepalive_timeout: float = 5.0
-    max_headers: int = 100
+    rate_limit_window: float = _seconds("MCP_RATE_LIMIT_WINDOW_MS")
+    rate_limit_max: int = int_default("MCP_RATE_LIMIT_MAX")  # per window per credential (else client address)
+    max_body_bytes: int = int_default("MCP_MAX_BODY_SIZE_BYTES")
+    headers_timeout: float = _seconds("MCP_HEADERS_TIMEOUT_MS")
+    request_timeout: float = _seconds("MCP_REQUEST_TIMEOUT_MS")  # to receive a whole request (headers and body)
+    keepalive_timeout: float = _seconds("MCP_KEEPALIVE_TIMEOUT_MS")
+    max_headers: int = int_default("MCP_MAX_HEADERS_COUNT")
     # 2025-11-25 sessions (about 38 KiB each when idle, see bench/sessions.py): 1000 of them cost ~40 MB,
     # room for tens of users with a few windows each; one caller may hold 50 (its windows, and sessions its
     # client left open until they idle out). An hour of idleness spans the pauses of a chat.
-    max_sessions: int = 1000
-    max_sessions_per_caller: int = 50
-    session_idle_timeout: float = 3600.0  # seconds without a request before the SDK closes the session
+    max_sessions: int = int_default("MCP_MAX_SESSIONS")
+    max_sessions_per_caller: int = int_default("MCP_MAX_SESSIONS_PER_CALLER")
+    session_idle_timeout: float = _seconds("MCP_SESSION_IDLE_TIMEOUT_MS")  # idle seconds before the SDK closes it
     metrics_public: bool = False
     tokens_file: Path | None = None
     token_entries: tuple[TokenEntry, ...] = ()  # MCP_AUTH_TOKENS_FILE, parsed and checked at start-up
@@ -162,30 +139,6 @@ def normalize_host(value: str) -> str:
     return value
 
 
-def _number(name: str, text: str | None, default: float, problems: list[str], *, low: float, high: float) -> float:
-    if text is None or not text.strip():
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        problems.append(f"{name}={text!r} is not a number")
-        return default
-    if not (low <= value <= high) or not value.is_integer():
-        problems.append(f"{name}={text!r} must be a whole number from {low:g} to {high:g}")
-        return default
-    return value
-
-
-def _flag(name: str, text: str | None, problems: list[str]) -> bool:
-    value = (text or "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    problems.append(f"{name}={text!r} is not a boolean; use true or false")
-    return False
-
-
 def _csv(text: str | None) -> list[str]:
     return [item.strip() for item in (text or "").split(",") if item.strip()]
 
@@ -200,71 +153,51 @@ def _url(name: str, text: str, problems: list[str], *, https_only: bool = False)
     return text
 
 
-def _env(environ: Mapping[str, str] | None) -> HttpEnv:
-    if environ is None:
-        environ = os.environ
-    return HttpEnv.model_validate({k.lower(): v for k, v in environ.items()})
-
-
-def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -> HttpSettings:
-    """Parse every MCP_* setting, appending each problem; the refuse-to-start rules are checked here too."""
-    env = _env(environ)
-    host = (env.mcp_host or "127.0.0.1").strip()
+def http_settings(values: SettingValues, problems: list[str]) -> HttpSettings:
+    """Judge every MCP_* setting, appending each problem; the refuse-to-start rules are checked here too."""
+    host = values.text("MCP_HOST")
     address = bind_address(host)
     if address is not None:
         host = str(address)  # one spelling for the bind, the checks below and the logs
     elif host != "*" and not _HOSTNAME.match(host):
         problems.append(f"MCP_HOST={host!r} is not an IP address or host name")
-    port = int(_number("MCP_PORT", env.mcp_port, 3000, problems, low=0, high=65535))
-    allowed_hosts = tuple(normalize_host(h) for h in _csv(env.mcp_allowed_hosts))
+    allowed_hosts = tuple(normalize_host(h) for h in _csv(values.raw("MCP_ALLOWED_HOSTS")))
     origins: list[str] = []
-    for origin in _csv(env.mcp_allowed_origins):
+    for origin in _csv(values.raw("MCP_ALLOWED_ORIGINS")):
         parts = urlsplit(origin)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
             problems.append(f"MCP_ALLOWED_ORIGINS: {origin!r} is not an origin like https://app.example.com")
         else:
             origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
-    window = _number("MCP_RATE_LIMIT_WINDOW_MS", env.mcp_rate_limit_window_ms, 60_000, problems, low=1000, high=86.4e6)
-    rate_max = _number("MCP_RATE_LIMIT_MAX", env.mcp_rate_limit_max, 120, problems, low=1, high=1e9)
-    body = _number("MCP_MAX_BODY_SIZE_BYTES", env.mcp_max_body_size_bytes, 262_144, problems, low=1024, high=64 << 20)
-    headers_t = _number("MCP_HEADERS_TIMEOUT_MS", env.mcp_headers_timeout_ms, 15_000, problems, low=100, high=600_000)
-    request_t = _number("MCP_REQUEST_TIMEOUT_MS", env.mcp_request_timeout_ms, 120_000, problems, low=100, high=3.6e6)
-    alive_t = _number("MCP_KEEPALIVE_TIMEOUT_MS", env.mcp_keepalive_timeout_ms, 5_000, problems, low=100, high=600_000)
-    max_headers = _number("MCP_MAX_HEADERS_COUNT", env.mcp_max_headers_count, 100, problems, low=8, high=10_000)
-    sessions = _number("MCP_MAX_SESSIONS", env.mcp_max_sessions, 1000, problems, low=1, high=100_000)
-    per_caller = _number("MCP_MAX_SESSIONS_PER_CALLER", env.mcp_max_sessions_per_caller, 50, problems, low=1, high=1e5)
-    if (env.mcp_max_sessions_per_caller or "").strip() and per_caller > sessions:
+    sessions = values.integer("MCP_MAX_SESSIONS")
+    per_caller = values.integer("MCP_MAX_SESSIONS_PER_CALLER")
+    if values.given("MCP_MAX_SESSIONS_PER_CALLER") and per_caller > sessions:
         problems.append(
-            f"MCP_MAX_SESSIONS_PER_CALLER={int(per_caller)} is above MCP_MAX_SESSIONS={int(sessions)}:"
+            f"MCP_MAX_SESSIONS_PER_CALLER={per_caller} is above MCP_MAX_SESSIONS={sessions}:"
             " one caller could then hold every session"
         )
-    idle_t = _number(
-        "MCP_SESSION_IDLE_TIMEOUT_MS", env.mcp_session_idle_timeout_ms, 3.6e6, problems, low=1000, high=86.4e6
-    )
     tokens_file: Path | None = None
     token_entries: tuple[TokenEntry, ...] = ()
-    if (env.mcp_auth_tokens_file or "").strip():
-        tokens_file = Path(str(env.mcp_auth_tokens_file).strip()).expanduser()
+    if values.text("MCP_AUTH_TOKENS_FILE"):
+        tokens_file = Path(values.text("MCP_AUTH_TOKENS_FILE")).expanduser()
         if not tokens_file.is_file():
             problems.append(f"MCP_AUTH_TOKENS_FILE={str(tokens_file)!r} is not a readable file")
         else:
             token_entries, token_problems = load_tokens_file(tokens_file)
             problems.extend(token_problems)
-    token = env.mcp_auth_token if env.mcp_auth_token and env.mcp_auth_token.get_secret_value().strip() else None
-    if token is not None and not check_secret("MCP_AUTH_TOKEN", token.get_secret_value().strip(), problems):
-        token = None
-    if token is not None and len(token.get_secret_value().strip()) < 32:
+    token_text = values.text("MCP_AUTH_TOKEN")
+    token = SecretStr(token_text) if token_text and check_secret("MCP_AUTH_TOKEN", token_text, problems) else None
+    if token is not None and len(token_text) < 32:
         problems.append("MCP_AUTH_TOKEN is shorter than 32 characters; generate one with `pvemcp token new`")
     elif token is not None:
-        single = single_token_entry(token.get_secret_value().strip())
+        single = single_token_entry(token_text)
         if any(entry.digest == single.digest for entry in token_entries):
             problems.append("MCP_AUTH_TOKEN is also an entry of MCP_AUTH_TOKENS_FILE; use one or the other")
         if any(entry.name == single.name for entry in token_entries):
             problems.append(f"MCP_AUTH_TOKENS_FILE names a token {single.name!r}, the caller name of MCP_AUTH_TOKEN")
     oauth = None
-    issuer, audience, jwks = (
-        (v or "").strip() for v in (env.mcp_oauth_issuer, env.mcp_oauth_audience, env.mcp_oauth_jwks_url)
-    )
+    issuer, audience = values.text("MCP_OAUTH_ISSUER"), values.text("MCP_OAUTH_AUDIENCE")
+    jwks = values.text("MCP_OAUTH_JWKS_URL")
     if issuer or audience or jwks:
         for name, value in (
             ("MCP_OAUTH_ISSUER", issuer),
@@ -279,11 +212,11 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
                 audience=audience,
                 jwks_url=_url("MCP_OAUTH_JWKS_URL", jwks, problems, https_only=True),
             )
-    public_url = (env.mcp_public_url or "").strip() or None
+    public_url = values.text("MCP_PUBLIC_URL") or None
     if public_url:
         _url("MCP_PUBLIC_URL", public_url, problems)
     keys: list[bytes] = []
-    state_text = ",".join(_csv(env.mcp_state_key.get_secret_value() if env.mcp_state_key else ""))
+    state_text = ",".join(_csv(values.raw("MCP_STATE_KEY")))
     if state_text and check_secret("MCP_STATE_KEY", state_text, problems):
         for key in state_text.split(","):
             if len(key.encode()) < MIN_STATE_KEY:
@@ -293,7 +226,7 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
                 )
             keys.append(key.encode())
     proxies: list[str] = []
-    for proxy in _csv(env.mcp_trusted_proxies):
+    for proxy in _csv(values.raw("MCP_TRUSTED_PROXIES")):
         try:
             ipaddress.ip_network(proxy, strict=False)
             proxies.append(proxy)
@@ -301,28 +234,28 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
             problems.append(f"MCP_TRUSTED_PROXIES: {proxy!r} is not an IP address or network")
     settings = HttpSettings(
         host=host,
-        port=port,
+        port=values.integer("MCP_PORT"),
         allowed_hosts=allowed_hosts,
         allowed_origins=tuple(origins),
-        rate_limit_window=window / 1000,
-        rate_limit_max=int(rate_max),
-        max_body_bytes=int(body),
-        headers_timeout=headers_t / 1000,
-        request_timeout=request_t / 1000,
-        keepalive_timeout=alive_t / 1000,
-        max_headers=int(max_headers),
-        max_sessions=int(sessions),
-        max_sessions_per_caller=int(min(per_caller, sessions)),
-        session_idle_timeout=idle_t / 1000,
-        metrics_public=_flag("MCP_METRICS_PUBLIC", env.mcp_metrics_public, problems),
+        rate_limit_window=values.integer("MCP_RATE_LIMIT_WINDOW_MS") / 1000,
+        rate_limit_max=values.integer("MCP_RATE_LIMIT_MAX"),
+        max_body_bytes=values.integer("MCP_MAX_BODY_SIZE_BYTES"),
+        headers_timeout=values.integer("MCP_HEADERS_TIMEOUT_MS") / 1000,
+        request_timeout=values.integer("MCP_REQUEST_TIMEOUT_MS") / 1000,
+        keepalive_timeout=values.integer("MCP_KEEPALIVE_TIMEOUT_MS") / 1000,
+        max_headers=values.integer("MCP_MAX_HEADERS_COUNT"),
+        max_sessions=sessions,
+        max_sessions_per_caller=min(per_caller, sessions),
+        session_idle_timeout=values.integer("MCP_SESSION_IDLE_TIMEOUT_MS") / 1000,
+        metrics_public=values.flag("MCP_METRICS_PUBLIC"),
         tokens_file=tokens_file,
         token_entries=token_entries,
         token=token,
         oauth=oauth,
         public_url=public_url,
-        allow_unauthenticated=_flag("MCP_ALLOW_UNAUTHENTICATED", env.mcp_allow_unauthenticated, problems),
+        allow_unauthenticated=values.flag("MCP_ALLOW_UNAUTHENTICATED"),
         state_keys=tuple(keys),
-        stateless=_flag("MCP_STATELESS", env.mcp_stateless, problems),
+        stateless=values.flag("MCP_STATELESS"),
         trusted_proxies=tuple(proxies),
     )
     if settings.wildcard and not settings.allowed_hosts:
@@ -342,3 +275,38 @@ def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -
             " that anyone who reaches the port controls the cluster"
         )
     return settings
+
+
+def load_http_settings(environ: Mapping[str, str] | None, problems: list[str]) -> HttpSettings:
+    """The MCP_* settings of `environ` alone (None: the process environment), without a whole configuration."""
+    return http_settings(SettingValues(os.environ if environ is None else environ, problems), problems)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig(Config):
+    """The configuration of a server over Streamable HTTP: the common settings and the MCP_* ones."""
+
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        own = (self.target.token.secret,) if self.target else ()
+        return own + self.http.secrets
+
+
+def http_config(reading: Reading) -> HttpConfig:
+    """Add the MCP_* settings to a reading; raise ConfigError listing every problem, theirs and the rest."""
+    settings = http_settings(reading.values, reading.problems)
+    config = reading.result()
+    return HttpConfig(**{f.name: getattr(config, f.name) for f in fields(Config)}, http=settings)
+
+
+def load_http_config(
+    environ: Mapping[str, str] | None = None,
+    *,
+    sandbox: bool = False,
+    profile: str | None = None,
+    cwd: Path | None = None,
+) -> HttpConfig:
+    """load_config for serving over HTTP, whatever MCP_TRANSPORT says."""
+    return http_config(read_config(environ, sandbox=sandbox, transport="http", profile=profile, cwd=cwd))

@@ -23,9 +23,10 @@ from urllib.parse import urlencode
 import anyio
 import httpx2
 
+from pvemcp import __version__
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ProxmoxApiError, ProxmoxTransportError, transport_error
-from pvemcp.pve.tls import PinningBackend, TlsConfig, classify_tls_failure
+from pvemcp.pve.tls import TlsConfig, classify_tls_failure
 from pvemcp.secret_input import printable_ascii
 
 log = logging.getLogger("pvemcp.pve")
@@ -40,6 +41,11 @@ BAD_HEADER_HINT = (
 )
 REFUSED_LOCALLY = "the request could not be sent: the HTTP library refused to build it"
 REFUSED_LOCALLY_HINT = "Nothing reached Proxmox. This is a bug in pvemcp: report it with the tool and its arguments."
+# Connections kept open to one endpoint. pveproxy runs 3 worker processes (max_workers) that each accept up
+# to 500 connections (max_conn) and keep up to 100 of them alive (keep_alive), so 3 × 100 keep-alive
+# connections stay far below what a node serves, while one burst of calls rarely needs more than 50 at
+# once: beyond that, requests wait for a free connection instead of opening yet another TLS session.
+MAX_CONNECTIONS = 50
 
 
 class RequestNotSentError(ProxmoxTransportError):
@@ -82,9 +88,15 @@ class RetryPolicy:
 def _pinned_transport(tls: TlsConfig, limits: httpx2.Limits) -> httpx2.AsyncHTTPTransport:
     import httpcore2
 
+    from pvemcp.pve.pinning import PinningBackend
+
     transport = httpx2.AsyncHTTPTransport(verify=tls.ssl_context(), limits=limits)
     assert tls.fingerprint is not None
-    # The transport has no public hook for the network backend; its pool is swapped for one that pins.
+    # Pinning checks the certificate's fingerprint on the connected socket, before a request is sent; only
+    # httpcore2's network backend sees that socket. httpx2's AsyncHTTPTransport builds its pool itself and
+    # takes no backend argument, and the public way round it (a transport of our own over an httpcore2 pool)
+    # would copy its request and error mapping. So the pool it built is replaced by one with the same
+    # limits and a pinning backend.
     transport._pool = httpcore2.AsyncConnectionPool(
         ssl_context=tls.ssl_context(),
         max_connections=limits.max_connections,
@@ -107,7 +119,7 @@ class ProxmoxClient:
         timeout: float = 20.0,
         retry: RetryPolicy | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
-        max_connections: int = 20,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         tls = tls or TlsConfig()
         limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
@@ -122,21 +134,24 @@ class ProxmoxClient:
         self._token_id = token.token_id
         # A token no header can carry is not handed to the HTTP library, whose errors would quote it.
         self._unsendable = not printable_ascii(token.header)
-        headers = {"Accept": "application/json"} | ({} if self._unsendable else {"Authorization": token.header})
-        self._http = httpx2.AsyncClient(
-            base_url=self.base_url + API_PREFIX,
-            transport=transport,
-            headers=headers,
-            timeout=httpx2.Timeout(timeout),
-            trust_env=False,
-        )
+        self._headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": f"pvemcp/{__version__}",
+        } | ({} if self._unsendable else {"Authorization": token.header})
+        self._api_url = self.base_url + API_PREFIX
+        self._timeouts = httpx2.Timeout(timeout).as_dict()
+        # Requests go straight to the transport: the pool, TLS and HTTP/1.1 are all there, and httpx2's
+        # AsyncClient around it (base URL merging, cookies, auth and redirect hooks, none of which the API
+        # needs) costs about a third of each request's CPU time, which a burst of calls adds up.
+        self._transport = transport
 
     @property
     def token_id(self) -> str:
         return self._token_id
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.request("GET", path, params)
@@ -173,14 +188,26 @@ class ProxmoxClient:
         try:
             with anyio.fail_after(timeout):
                 if method in ("GET", "DELETE"):
-                    response = await self._http.request(method, path, params=tuple(pairs))
-                else:
-                    response = await self._http.request(
+                    request = httpx2.Request(
                         method,
-                        path,
-                        content=urlencode(pairs).encode(),
-                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        self._api_url + path,
+                        params=tuple(pairs),
+                        headers=self._headers,
+                        extensions={"timeout": self._timeouts},
                     )
+                else:
+                    request = httpx2.Request(
+                        method,
+                        self._api_url + path,
+                        content=urlencode(pairs).encode(),
+                        headers=self._headers | {"Content-Type": "application/x-www-form-urlencoded"},
+                        extensions={"timeout": self._timeouts},
+                    )
+                response = await self._transport.handle_async_request(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except TimeoutError:
             raise transport_error(
                 ErrorCode.TIMEOUT, f"Proxmox did not answer {method} {path} within {timeout:g} s."

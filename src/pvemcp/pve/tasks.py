@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pvemcp.pve import wire
-from pvemcp.pve.client import ProxmoxClient
+from pvemcp.pve.upstream import Upstream
 
 # Task types whose log shows a percentage worth reading while waiting.
 PERCENT_KINDS = frozenset(
@@ -56,7 +56,7 @@ def status_path(node: str, upid: str) -> str:
     return wire.expand_path("/nodes/{node}/tasks/{upid}/status", {"node": node, "upid": upid})
 
 
-async def read_status(client: ProxmoxClient, node: str, upid: str) -> dict[str, Any]:
+async def read_status(client: Upstream, node: str, upid: str) -> dict[str, Any]:
     status = await client.get(status_path(node, upid))
     return status if isinstance(status, dict) else {}
 
@@ -65,7 +65,7 @@ async def read_status(client: ProxmoxClient, node: str, upid: str) -> dict[str, 
 class LogReader:
     """Reads a task log from where it left off, remembering the last lines for a failure report."""
 
-    client: ProxmoxClient
+    client: Upstream
     node: str
     upid: str
     read: int = 0  # lines read so far (the next line's 0-based index)

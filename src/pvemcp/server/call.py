@@ -5,16 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from pvemcp.catalog.spec import ToolSpec
-from pvemcp.pve.client import ProxmoxClient
-from pvemcp.server.context import CallContext
-from pvemcp.server.resolve import GuestRef
-
-if TYPE_CHECKING:
-    from pvemcp.server.dispatch import Runtime
+from pvemcp.pve.upstream import Upstream
+from pvemcp.server.context import CallContext, WaitClock
+from pvemcp.server.resolve import GuestRef, Locator
+from pvemcp.server.scope import Scope
+from pvemcp.ssh.channel import RemoteRunner
 
 # Arguments that steer pvemcp itself and never travel to Proxmox.
 CONTROL_ARGS = frozenset({"confirm", "wait_seconds"})
@@ -86,11 +85,17 @@ def _masked(key: str, value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Call:
+    """One checked call, and exactly what a handler may use to carry it out."""
+
     spec: ToolSpec
-    args: dict[str, Any]
-    client: ProxmoxClient
-    runtime: Runtime | None = None  # for the tools that act on pvemcp itself (pve_preview, pve_wait_task)
-    ctx: CallContext | None = None
+    args: dict[str, Any]  # validated, node filled in from the guest's location
+    client: Upstream  # checks every request against the scope before it leaves (server/scoped_client.py)
+    ctx: CallContext
+    scope: Scope
+    locator: Locator
+    clock: WaitClock  # task waiting: real time, or the simulator's clock in tests
+    ssh: RemoteRunner  # the SSH channel, or one that says it is not set up (ssh.channel.NoChannel)
+    max_result_bytes: int
     target: GuestRef | None = None  # the guest the scope guard found the call acts on (server/guard.py)
 
 

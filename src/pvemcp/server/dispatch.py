@@ -1,4 +1,4 @@
-"""The one path every tool call takes (DESIGN.md, "The life of one tool call").
+"""The one path every tool call takes (docs/ARCHITECTURE.md, "The life of a call").
 
 exposed? → validate → scope → locate node → confirm → handler → wait for its task → shape → audit → log.
 A step a tool does not need is a no-op for it, not a second path.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,21 +22,24 @@ from pvemcp.catalog import BY_NAME
 from pvemcp.catalog.spec import Tier, ToolSpec
 from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
+from pvemcp.pve.upstream import Upstream
 from pvemcp.server import shaping
 from pvemcp.server.access import Grant, narrowed_scope
 from pvemcp.server.call import Call, redacted
 from pvemcp.server.confirm import ConfirmMode, confirm
 from pvemcp.server.context import CallContext, RealClock, WaitClock
-from pvemcp.server.guard import EmptyRead, guard
+from pvemcp.server.guard import EmptyRead
 from pvemcp.server.handlers import HANDLERS
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.listing import build_listing
+from pvemcp.server.plan import Plan, Planner, plan, reach
+from pvemcp.server.preview import preview
 from pvemcp.server.resolve import GuestLocator, GuestRef, fill_location
 from pvemcp.server.scope import Scope, filter_result, guest_homes
 from pvemcp.server.scoped_client import ScopedClient
 from pvemcp.server.validation import ArgumentValidator
 from pvemcp.server.waiting import follow
-from pvemcp.ssh.channel import RemoteRunner
+from pvemcp.ssh.channel import NoChannel, RemoteRunner
 
 log = logging.getLogger("pvemcp.call")
 
@@ -57,6 +60,9 @@ REFUSALS = frozenset(
     }
 )
 
+
+# Handlers of the tools that act on pvemcp itself: they plan and execute other calls through the Runtime.
+OWN_HANDLERS: dict[str, Callable[[Planner, Call], Awaitable[Any]]] = {"preview": preview}
 
 # tool name, outcome (ok, refused, declined, failed, cancelled, asked), error code or None, seconds
 Observer = Callable[[str, str, str | None, float], None]
@@ -106,6 +112,24 @@ class Runtime:
             view._views = {}
             self._views[grant.key] = view
         return view
+
+    async def execute(self, plan: Plan, client: Upstream, ctx: CallContext) -> Any:
+        """Run the tool's handler with exactly what it may use; pvemcp's own tools get this Runtime too."""
+        call = Call(
+            plan.spec,
+            plan.args,
+            client,
+            ctx,
+            self.scope,
+            self.locator,
+            self.clock,
+            self.ssh or NoChannel(),
+            self.max_result_bytes,
+            plan.target,
+        )
+        name = plan.spec.handler or "rest"
+        own = OWN_HANDLERS.get(name)
+        return await (own(self, call) if own is not None else HANDLERS[name](call))
 
     def audited(self, spec: ToolSpec) -> bool:
         """Writes, and commands run on a node over SSH, are audited; reads only with PVE_AUDIT_READS."""
@@ -220,32 +244,32 @@ async def call_tool(
 
 
 async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str, Any] | types.InputRequiredResult:
+    """Plan (validate, scope, locate, confirm), then execute (handler, task, scope filter, shape)."""
     spec = attempt.spec
     args = runtime.validators[spec.name].validate(attempt.arguments)
-    begun, tier = time.monotonic(), runtime.inventory.policy.tier
-    try:
-        target = attempt.target = await guard(runtime.scope, runtime.locator, spec, args, tier)
-    except EmptyRead:  # a list filtered by a guest outside the scope: empty, as for an unknown guest
-        return shaping.shape(spec, args, [], runtime.max_result_bytes)
     # A call resuming after the human's answer compares the confirmed guest first, so a VM replaced by a
     # container under the same vmid reads as TARGET_CHANGED rather than as a type mismatch.
     resumed = ctx.request_state is not None
-    if not resumed:
-        await fill_location(spec, args, runtime.locator)
+    try:
+        planned = await plan(runtime, spec, args, locate=not resumed)
+    except EmptyRead:  # a list filtered by a guest outside the scope: empty, as for an unknown guest
+        return shaping.shape(spec, args, [], runtime.max_result_bytes)
+    attempt.target = planned.target
 
     async def relocate() -> GuestRef | None:
-        return await guard(runtime.scope, runtime.locator, spec, args, tier)
+        return await reach(runtime, spec, args)
 
-    approval = await confirm(runtime.confirm_mode, spec, attempt.name, args, target, ctx, relocate)
+    approval = await confirm(runtime.confirm_mode, spec, attempt.name, args, planned.target, ctx, relocate)
     if isinstance(approval, types.InputRequiredResult):
         return approval
     if resumed:
         await fill_location(spec, args, runtime.locator)
     if approval.by != "not-needed":
         attempt.approval = approval.by
-    # Every request the handler sends passes the guard again; guests read since `begun` count as fresh.
-    client = ScopedClient(runtime.client, runtime.scope, runtime.locator, begun)
-    data = await HANDLERS[spec.handler or "rest"](Call(spec, args, client, runtime, ctx, target))
+    # Every request the handler sends passes the guard again; guests read since planning began count as fresh.
+    data = await runtime.execute(
+        planned, ScopedClient(runtime.client, runtime.scope, runtime.locator, planned.begun), ctx
+    )
     if spec.returns_task and isinstance(data, Mapping) and isinstance(data.get("upid"), str):
         attempt.upid = str(data["upid"])
         data = await follow(runtime.client, runtime.clock, data, args, ctx)

@@ -25,21 +25,19 @@ from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
 from pvemcp.pve.upid import parse_upid
 from pvemcp.server import scope as scoping
-from pvemcp.server.raw_table import read_tier
+from pvemcp.server.raw_table import Kind, Span, read_tier
 from pvemcp.server.rawpath import raw_request
 from pvemcp.server.reach import (
     ASCII_DIGITS,
     UNMODELLED_HINT,
-    Kind,
     Named,
     Reach,
-    Span,
     add,
     catalog_reach,
     raw_reach,
     truthy,
 )
-from pvemcp.server.resolve import GuestLocator, GuestRef
+from pvemcp.server.resolve import GuestRef, Locator
 from pvemcp.server.scope import Scope
 
 ID_VIAS = frozenset({"path", "sid", "id"})  # where a read names a guest inside an object's ID
@@ -50,7 +48,7 @@ class EmptyRead(Exception):  # noqa: N818 - a verdict, not a failure
 
 
 async def guard(
-    scope: Scope, locator: GuestLocator, spec: ToolSpec, args: Mapping[str, Any], tier: Tier = Tier.FULL
+    scope: Scope, locator: Locator, spec: ToolSpec, args: Mapping[str, Any], tier: Tier = Tier.FULL
 ) -> GuestRef | None:
     """Refuse what lies outside the scope; return the guest the call acts on (None when it names none).
 
@@ -75,7 +73,7 @@ def _read_tier(path: str, tier: Tier) -> None:
         )
 
 
-async def enforce(scope: Scope, locator: GuestLocator, reach: Reach, *, write: bool) -> GuestRef | None:
+async def enforce(scope: Scope, locator: Locator, reach: Reach, *, write: bool) -> GuestRef | None:
     """Check everything `reach` names; return the guest whose path it is."""
     protecting = write and bool(scope.protected_tag)
     if reach.unmodelled is not None and (scope.restricted or scope.protected_tag):
@@ -120,7 +118,7 @@ async def enforce(scope: Scope, locator: GuestLocator, reach: Reach, *, write: b
 JOB_SELECTION: tuple[tuple[str, Kind], ...] = (("vmid", "guests"), ("exclude", "exclude"), ("node", "node"))
 
 
-async def _backup_job(locator: GuestLocator, job_id: str) -> Reach:
+async def _backup_job(locator: Locator, job_id: str) -> Reach:
     """What an existing backup job backs up: changing or deleting it changes that (read from Proxmox)."""
     try:
         job = await locator.client.get(wire.expand_path("/cluster/backup/{id}", {"id": job_id}))
@@ -139,7 +137,7 @@ async def _backup_job(locator: GuestLocator, job_id: str) -> Reach:
     return found
 
 
-async def own_guest(scope: Scope, locator: GuestLocator, named: Named, write: bool) -> GuestRef:
+async def own_guest(scope: Scope, locator: Locator, named: Named, write: bool) -> GuestRef:
     """The guest a call acts on, checked against the scope and, for writes, the protected tag."""
     vmid = int(named.value)
     if not scope.allows_vmid(vmid):
@@ -152,7 +150,7 @@ async def own_guest(scope: Scope, locator: GuestLocator, named: Named, write: bo
     return ref
 
 
-async def named_guest(scope: Scope, locator: GuestLocator, vmid: int, via: str) -> GuestRef | None:
+async def named_guest(scope: Scope, locator: Locator, vmid: int, via: str) -> GuestRef | None:
     """A guest a write names besides its own: in scope, not protected; None when the cluster has none."""
     if not scope.allows_vmid(vmid):
         raise scoping.vmid_out_of_scope(scope, vmid, via)
@@ -169,7 +167,7 @@ async def named_guest(scope: Scope, locator: GuestLocator, vmid: int, via: str) 
     return ref
 
 
-async def _readable(scope: Scope, locator: GuestLocator, vmid: int) -> bool:
+async def _readable(scope: Scope, locator: Locator, vmid: int) -> bool:
     """Whether a read may name this guest: within the VMIDs, and on an allowed node when it exists."""
     if not scope.allows_vmid(vmid):
         return False
@@ -179,14 +177,14 @@ async def _readable(scope: Scope, locator: GuestLocator, vmid: int) -> bool:
     return ref is None or scope.allows_node(ref.node)
 
 
-async def _read_guest(scope: Scope, locator: GuestLocator, vmid: int, *, must_exist: bool) -> None:
+async def _read_guest(scope: Scope, locator: Locator, vmid: int, *, must_exist: bool) -> None:
     """A guest a read names. Outside the scope it is "no such guest"; so is an unknown one that an object's ID
     names (an HA resource, a replication job), so that the scope does not show through the answer."""
     if not await _readable(scope, locator, vmid) or (must_exist and vmid not in await locator.guests()):
         raise scoping.not_found_guest(vmid)
 
 
-async def _task(scope: Scope, locator: GuestLocator, task: Named, write: bool) -> None:
+async def _task(scope: Scope, locator: Locator, task: Named, write: bool) -> None:
     """A task belongs to its node and, when its ID is a VMID, to that guest."""
     upid = parse_upid(str(task.value))
     if upid is None:
@@ -217,7 +215,7 @@ SPAN_HINTS: dict[Span, str] = {
 
 
 async def _span(
-    scope: Scope, locator: GuestLocator, span: Span, via: str, node: str | None, exclude: frozenset[int], write: bool
+    scope: Scope, locator: Locator, span: Span, via: str, node: str | None, exclude: frozenset[int], write: bool
 ) -> None:
     """A request that reaches many guests, or every node, at once."""
     if span == "every-node":

@@ -1,37 +1,34 @@
 """pve_preview: the requests a call would send, the verdict it would get, the settings it would change.
 
-The preview takes the real call's steps up to its handler (resolve the name, validate, scope, locate,
-confirmation policy), then runs the handler on a client that sends reads and only writes down writes,
-so the requests it reports are the ones the call makes. Nothing but GETs ever reaches Proxmox.
+The preview takes the real call's steps up to its handler (resolve the name, validate, then the same plan:
+scope, locate; server/plan.py), describes the confirmation policy instead of asking, then executes the
+handler on a client that sends reads and only writes down writes, so the requests it reports are the ones
+the call makes. Nothing but GETs ever reaches Proxmox.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pvemcp.catalog import BY_NAME
 from pvemcp.catalog.spec import WAIT_DEFAULT, ToolSpec
 from pvemcp.pve import wire
-from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
-from pvemcp.server.call import CONTROL_ARGS, REDACTED, Call, Handler, api_params, is_secret, redacted
+from pvemcp.pve.upstream import Shortcuts, Upstream
+from pvemcp.server.call import CONTROL_ARGS, REDACTED, Call, is_secret, redacted, wire_params
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
-from pvemcp.server.guard import EmptyRead, guard
+from pvemcp.server.guard import EmptyRead
 from pvemcp.server.inventory import Inventory, Policy, hidden_by
+from pvemcp.server.plan import Plan, Planner, plan
 from pvemcp.server.rawpath import raw_request
-from pvemcp.server.resolve import GuestRef, fill_location
-from pvemcp.server.scoped_client import ScopedClient
 from pvemcp.server.validation import ArgumentValidator
 
-if TYPE_CHECKING:
-    from pvemcp.server.dispatch import Runtime
-
-SCOPE_REFUSALS = {ErrorCode.OUT_OF_SCOPE: "out_of_scope", ErrorCode.PROTECTED_GUEST: "protected"}
+REFUSAL_KEYS = {ErrorCode.OUT_OF_SCOPE: "out_of_scope", ErrorCode.PROTECTED_GUEST: "protected"}
 # Parameters that steer the update itself rather than set a key of the object.
 NOT_KEYS = frozenset({"digest", "delete", "moveto", "append", "allow-move"})
 
@@ -45,17 +42,13 @@ HIDDEN: dict[str, Callable[[ToolSpec, Policy], str]] = {
 }
 
 
-class DryRunClient(ProxmoxClient):
-    """Reads go to Proxmox through the real client; writes are written down and answered with nothing."""
+class Recorder(Shortcuts):
+    """Reads go to Proxmox through `inner` (the scope-checking client); writes are written down, answered with
+    nothing."""
 
-    def __init__(self, inner: ProxmoxClient) -> None:  # wraps `inner`; owns no connection of its own
+    def __init__(self, inner: Upstream) -> None:
         self._inner = inner
-        self._token_id = inner.token_id
-        self.base_url, self.timeout, self.retry = inner.base_url, inner.timeout, inner.retry
         self.writes: list[dict[str, Any]] = []
-
-    async def aclose(self) -> None:
-        return None
 
     async def request(
         self, method: str, path: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
@@ -107,12 +100,12 @@ def confirmation(mode: ConfirmMode, ctx: CallContext) -> str:
     return "flag: call with confirm=true, only after the user agreed"
 
 
-def main_request(client: ProxmoxClient, spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
+def main_request(spec: ToolSpec, args: dict[str, Any]) -> dict[str, Any]:
     """The tool's own request, worked out without running its handler."""
     if spec.raw:
         return described(*raw_request(spec, args))
     path = wire.expand_path(spec.path, {name: args[name] for name in spec.placeholders if name in args})
-    return described(spec.method, path, api_params(Call(spec, args, client)))
+    return described(spec.method, path, wire_params(spec, args))
 
 
 def _names(value: Any) -> list[str]:
@@ -146,7 +139,7 @@ SOURCES: dict[str, Source] = {
 }
 
 
-async def current_object(client: ProxmoxClient, spec: ToolSpec, args: Mapping[str, Any]) -> dict[str, Any] | None:
+async def current_object(client: Upstream, spec: ToolSpec, args: Mapping[str, Any]) -> dict[str, Any] | None:
     source = SOURCES.get(spec.path)
     if source is None:
         return None
@@ -206,37 +199,31 @@ def _same(before: Any, after: Any) -> bool:
     return wire.encode_value(before) == wire.encode_value(after)
 
 
-async def verdict_for(
-    runtime: Runtime, ctx: CallContext, spec: ToolSpec, hidden: tuple[str, str] | None, args: dict[str, Any]
-) -> tuple[dict[str, Any], GuestRef | None]:
-    """The policy's answer for this caller: exposure, scope and protection, confirmation."""
+def verdict_for(
+    planner: Planner, ctx: CallContext, spec: ToolSpec, planned: Plan | None, hidden: tuple[str, str] | None
+) -> dict[str, Any]:
+    """The policy's answer for this caller: exposure, scope and protection, confirmation (no plan: the call
+    reads a list filtered by a guest outside the scope, which pvemcp answers itself)."""
     verdict: dict[str, Any] = {"allowed": hidden is None, "tier": spec.tier.label}
     if hidden is not None:
         verdict.update(reason=hidden[0], hidden_by=hidden[1])
-    target: GuestRef | None = None
-    try:
-        target = await guard(runtime.scope, runtime.locator, spec, args, runtime.inventory.policy.tier)
-    except EmptyRead:
+    if planned is None:
         verdict["answer"] = "an empty list: the guest it filters by is not within this server's scope"
-        return verdict, None
-    except ToolCallError as exc:
-        if exc.code not in SCOPE_REFUSALS:
-            raise
-        verdict.update(allowed=False, **{SCOPE_REFUSALS[exc.code]: True})
-        verdict.setdefault("reason", exc.message)
-    await fill_location(spec, args, runtime.locator)
+        return verdict
+    if planned.refusal is not None:
+        verdict.update(allowed=False, **{REFUSAL_KEYS[planned.refusal.code]: True})
+        verdict.setdefault("reason", planned.refusal.message)
     verdict["needs_confirmation"] = spec.confirm
     if spec.confirm:
-        verdict["confirmation"] = confirmation(runtime.confirm_mode, ctx)
-    return verdict, target
+        verdict["confirmation"] = confirmation(planner.confirm_mode, ctx)
+    return verdict
 
 
 async def planned_requests(
-    runtime: Runtime, ctx: CallContext, spec: ToolSpec, args: dict[str, Any], allowed: bool, notes: list[str]
+    planner: Planner, call: Call, planned: Plan, allowed: bool, notes: list[str]
 ) -> list[dict[str, Any]]:
-    """The requests the call sends: a write tool's handler runs on the dry-run client when it is allowed."""
-    from pvemcp.server.handlers import HANDLERS  # the handler table imports this module
-
+    """The requests the call sends: a write tool's handler runs on the recorder when it is allowed."""
+    spec, args = planned.spec, planned.args
     if spec.ssh:  # described in `ssh_commands`, never run: a preview executes nothing on a node
         notes.append("Runs over SSH on the node, not through the Proxmox API; ssh_commands are the exact argv.")
         return []
@@ -246,43 +233,42 @@ async def planned_requests(
     if spec.read_only or not allowed:  # not allowed: nothing is read on the caller's behalf
         if spec.handler:
             notes.append(f"A composite ({spec.handler}): the main request is shown; pvemcp may make others.")
-        return [main_request(runtime.client, spec, args)]
-    # The reads the handler makes pass the scope like the real call's; its writes are only written down.
-    dry = DryRunClient(ScopedClient(runtime.client, runtime.scope, runtime.locator, time.monotonic()))
+        return [main_request(spec, args)]
+    # The reads the handler makes pass the scope like the real call's (call.client checks each one).
+    recorder = Recorder(call.client)
     try:
-        await HANDLERS[spec.handler or "rest"](Call(spec, args, dry, runtime, ctx))
+        await planner.execute(planned, recorder, call.ctx)
     except PveMcpError:
         raise  # the real call fails the same way
     except Exception:  # a handler that needed a write's answer: what it had sent so far is all we know
         notes.append("Later requests depend on Proxmox's answers to the first ones.")
     if spec.handler:
         notes.append(f"A composite ({spec.handler}): pvemcp also reads from Proxmox to build these requests.")
-    return dry.writes
+    return recorder.writes
 
 
-async def preview(call: Call) -> dict[str, Any]:
+async def preview(planner: Planner, call: Call) -> dict[str, Any]:
     """pve_preview: describe the call `tool(arguments)` as this server would carry it out, and do nothing."""
-    runtime = call.runtime
-    assert runtime is not None, "pve_preview needs the runtime"
-    ctx = call.ctx or CallContext()
     name = str(call.args["tool"])
-    spec, hidden = _resolve(runtime.inventory, name)
-    validator = runtime.validators.get(spec.name) or ArgumentValidator(spec)
+    spec, hidden = _resolve(planner.inventory, name)
+    validator = planner.validators.get(spec.name) or ArgumentValidator(spec)
     args = validator.validate(call.args.get("arguments") or {})
-    verdict, target = await verdict_for(runtime, ctx, spec, hidden, args)
     result: dict[str, Any] = {"tool": spec.name}
     if name != spec.name:
         result["called_as"] = name
-    if target is not None:
-        result["target"] = target.describe()
-    result["verdict"] = verdict
+    planned: Plan | None = None
+    with contextlib.suppress(EmptyRead):
+        planned = await plan(planner, spec, args, keep_refusal=True)
+    if planned is not None and planned.target is not None:
+        result["target"] = planned.target.describe()
+    verdict = result["verdict"] = verdict_for(planner, call.ctx, spec, planned, hidden)
     if spec.ssh:
         from pvemcp.server.composites.remote import planned_commands
 
         result["ssh_commands"] = planned_commands(spec.name, args)
     notes: list[str] = []
-    answered = "answer" in verdict  # pvemcp answers without asking Proxmox
-    requests = [] if answered else await planned_requests(runtime, ctx, spec, args, verdict["allowed"], notes)
+    # pvemcp answers an empty read without asking Proxmox
+    requests = [] if planned is None else await planned_requests(planner, call, planned, verdict["allowed"], notes)
     result["requests"] = [{**r, "params": redacted(r["params"])} for r in requests]
     if spec.returns_task:
         wait = int(args.get("wait_seconds", WAIT_DEFAULT))
@@ -293,9 +279,10 @@ async def preview(call: Call) -> dict[str, Any]:
             else "Proxmox runs this as a task; pvemcp returns its UPID at once."
         )
     main = next((r for r in requests if r["method"] == "PUT"), None)
-    if spec.method == "PUT" and spec.path in SOURCES and verdict["allowed"] and main is not None:
+    own = spec.rest
+    if own is not None and own.method == "PUT" and own.path in SOURCES and verdict["allowed"] and main is not None:
         try:
-            before = await current_object(runtime.client, spec, args)
+            before = await current_object(call.client, spec, args)
         except PveMcpError as exc:
             notes.append(f"No diff: reading the current settings failed ({exc.message}).")
         else:
@@ -306,6 +293,3 @@ async def preview(call: Call) -> dict[str, Any]:
     if notes:
         result["notes"] = notes
     return result
-
-
-HANDLERS: dict[str, Handler] = {"preview": preview}

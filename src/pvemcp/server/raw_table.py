@@ -15,13 +15,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import Literal
 
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.catalog.spec import Tier, ToolSpec
 
-if TYPE_CHECKING:  # reach.py reads this table; its kinds are only annotations here
-    from pvemcp.server.reach import Kind, Span
+# How a parameter names things. guest: one VMID; new: the ID a new guest gets; guests: a VMID list;
+# sid/sids: HA resources (vm:100); job: a replication job (100-0); volume: a volume whose name carries its
+# guest (vm-100-disk-0, vzdump-qemu-100-…); node/nodes: node names; ha-nodes: node[:priority] lists;
+# upid: a task; all: a flag that reaches every guest; exclude: guests a span leaves out;
+# filter: a read's guest filter; ask: a read asking whether an ID is free; pool: guests chosen by pool
+# membership (anywhere in the cluster); acl-path: a permission path (/vms/100, /nodes/pve1).
+Kind = Literal[
+    "guest", "new", "guests", "sid", "sids", "job", "volume", "node", "nodes", "ha-nodes", "upid", "all",
+    "exclude", "filter", "ask", "pool", "acl-path",
+]  # fmt: skip
+# What a request reaches beyond the guests it names: every guest of one node, of the cluster, every backup on
+# a storage, every node.
+Span = Literal["node-guests", "cluster-guests", "storage-backups", "every-node"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,21 +17,8 @@ from typing import Any, Literal, cast
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.wire import encode_value as wire_text
 from pvemcp.server import raw_table
+from pvemcp.server.raw_table import Kind, Span
 from pvemcp.server.validation import rejected
-
-# How a parameter names things. guest: one VMID; new: the ID a new guest gets; guests: a VMID list;
-# sid/sids: HA resources (vm:100); job: a replication job (100-0); volume: a volume whose name carries its
-# guest (vm-100-disk-0, vzdump-qemu-100-…); node/nodes: node names; ha-nodes: node[:priority] lists;
-# upid: a task; all: a flag that reaches every guest; exclude: guests a span leaves out;
-# filter: a read's guest filter; ask: a read asking whether an ID is free; pool: guests chosen by pool
-# membership (anywhere in the cluster); acl-path: a permission path (/vms/100, /nodes/pve1).
-Kind = Literal[
-    "guest", "new", "guests", "sid", "sids", "job", "volume", "node", "nodes", "ha-nodes", "upid", "all",
-    "exclude", "filter", "ask", "pool", "acl-path",
-]  # fmt: skip
-# What a request reaches beyond the guests it names: every guest of one node, of the cluster, every backup on
-# a storage, every node.
-Span = Literal["node-guests", "cluster-guests", "storage-backups", "every-node"]
 
 ASCII_DIGITS = re.compile(r"[0-9]+")
 NODE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?")
@@ -205,12 +192,13 @@ def catalog_rules(spec: ToolSpec) -> dict[str, Kind]:
 
 
 def _catalog_kind(spec: ToolSpec, name: str, type_: str, local: bool) -> Kind | None:
+    endpoint = spec.rest.path if spec.rest is not None else ""
     own_guest = spec.guest_type is not None or (spec.ssh and name == "ctid")
     if (own_guest and name in ("vmid", "ctid")) or (local and name == "node"):
         return None  # the own guest is checked apart; a local node only filters what is listed
     if name in REF_ARGS:
         return "sid"
-    if name == "id" and "/replication" in spec.path:
+    if name == "id" and "/replication" in endpoint:
         return "job"
     if name in NODE_ARGS:
         return "node"
@@ -220,7 +208,7 @@ def _catalog_kind(spec: ToolSpec, name: str, type_: str, local: bool) -> Kind | 
         return "all"
     if name in VOLUME_ARGS:
         return "volume"
-    if name == "path" and spec.path.startswith("/access"):
+    if name == "path" and endpoint.startswith("/access"):
         return "acl-path"
     if spec.read_only:
         if spec.cluster_wide or spec.ssh:

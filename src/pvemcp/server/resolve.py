@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from pvemcp.catalog.spec import ToolSpec
-from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, ToolCallError
 from pvemcp.pve.upid import parse_upid
+from pvemcp.pve.upstream import Upstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,19 @@ class GuestRef:
         return f"{kind} {self.vmid}{named} on {self.node}"
 
 
+class Locator(Protocol):
+    """Where guests are: the shared, cached GuestLocator, or one call's view of it (server/scoped_client.py)."""
+
+    @property
+    def client(self) -> Upstream: ...
+
+    async def guests(self, *, fresh: bool = False, since: float | None = None) -> Mapping[int, GuestRef]: ...
+
+    async def locate(self, vmid: int, *, fresh: bool = False, since: float | None = None) -> GuestRef: ...
+
+
 class GuestLocator:
-    def __init__(self, client: ProxmoxClient, *, ttl: float = 5.0) -> None:
+    def __init__(self, client: Upstream, *, ttl: float = 5.0) -> None:
         self._client = client
         self._ttl = ttl
         self._guests: dict[int, GuestRef] = {}
@@ -43,7 +54,7 @@ class GuestLocator:
         self._lock = anyio.Lock()
 
     @property
-    def client(self) -> ProxmoxClient:
+    def client(self) -> Upstream:
         """The client the cluster is read with (the guard reads a backup job's selection through it)."""
         return self._client
 
@@ -101,7 +112,7 @@ class GuestLocator:
 KIND_NAMES = {"qemu": "QEMU VM", "lxc": "LXC container"}
 
 
-async def fill_location(spec: ToolSpec, args: dict[str, Any], locator: GuestLocator) -> None:
+async def fill_location(spec: ToolSpec, args: dict[str, Any], locator: Locator) -> None:
     """Add `node` (and `guest_type` for {guest_type} paths) when the caller left them out."""
     wanted = spec.guest_type
     if wanted is not None and "vmid" in args:

@@ -22,7 +22,7 @@ from typing import Any
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError, api_error
 from pvemcp.pve.upid import Upid, parse_upid
-from pvemcp.server.resolve import GuestLocator, GuestRef
+from pvemcp.server.resolve import GuestRef, Locator
 
 DEFAULT_PROTECTED_TAG = "pvemcp-protected"
 
@@ -187,7 +187,7 @@ def filter_result(scope: Scope, spec: ToolSpec, data: Any, homes: Mapping[int, s
     return _prune(scope, data, homes or {})
 
 
-async def guest_homes(scope: Scope, locator: GuestLocator, data: Any) -> dict[int, str] | None:
+async def guest_homes(scope: Scope, locator: Locator, data: Any) -> dict[int, str] | None:
     """Where the guests that rows name only by VMID live; needed with a node scope alone, None otherwise."""
     if scope.nodes is None:
         return None

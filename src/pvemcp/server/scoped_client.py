@@ -14,20 +14,23 @@ from typing import Any
 from urllib.parse import unquote
 
 from pvemcp.pve import wire
-from pvemcp.pve.client import ProxmoxClient
+from pvemcp.pve.upstream import Shortcuts, Upstream
 from pvemcp.server.guard import enforce
 from pvemcp.server.reach import raw_reach
-from pvemcp.server.resolve import GuestLocator, GuestRef
+from pvemcp.server.resolve import GuestRef, Locator
 from pvemcp.server.scope import Scope
 
 
-class CallLocator(GuestLocator):
+class CallLocator:
     """The runtime's locator, for which "fresh" means "read since this call began"."""
 
-    def __init__(self, inner: GuestLocator, since: float) -> None:  # shares `inner`'s cache; owns nothing
+    def __init__(self, inner: Locator, since: float) -> None:  # shares `inner`'s cache; owns nothing
         self._inner = inner
-        self._client = inner.client
         self._since = since
+
+    @property
+    def client(self) -> Upstream:
+        return self._inner.client
 
     async def guests(self, *, fresh: bool = False, since: float | None = None) -> Mapping[int, GuestRef]:
         return await self._inner.guests(fresh=fresh, since=self._since)
@@ -36,19 +39,14 @@ class CallLocator(GuestLocator):
         return await self._inner.locate(vmid, fresh=fresh, since=self._since)
 
 
-class ScopedClient(ProxmoxClient):
+class ScopedClient(Shortcuts):
     """Sends through `inner` what the scope allows; refuses the rest with the guard's own errors."""
 
-    def __init__(self, inner: ProxmoxClient, scope: Scope, locator: GuestLocator, since: float) -> None:
+    def __init__(self, inner: Upstream, scope: Scope, locator: Locator, since: float) -> None:
         """since: when the call began (time.monotonic()); cluster reads made after it count as fresh."""
         self._inner = inner  # wraps `inner`; owns no connection of its own
-        self._token_id = inner.token_id
-        self.base_url, self.timeout, self.retry = inner.base_url, inner.timeout, inner.retry
         self._scope = scope
         self._locator = CallLocator(locator, since)
-
-    async def aclose(self) -> None:
-        return None
 
     async def request(
         self, method: str, path: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None

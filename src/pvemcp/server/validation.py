@@ -12,14 +12,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ToolCallError
 from pvemcp.server.call import wire_params
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@!=+,~-]*$")
 MAX_IDENTIFIER = 256
@@ -77,13 +78,24 @@ def non_finite(value: Any, where: str) -> str | None:
 
 
 class ArgumentValidator:
-    """One compiled validator per tool, built at start-up."""
+    """One validator per tool; its JSON Schema validator is built at the tool's first call.
+
+    Importing jsonschema and compiling every schema would delay the first tools/list of every start.
+    """
 
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
-        self._validator = Draft202012Validator(spec.input_schema())
+        self._schema: Draft202012Validator | None = None
         self._text_params = {p.name: p.free_text for p in spec.all_params if p.type == "string"}
         self._integers = {p.name for p in spec.all_params if p.type == "integer"}
+
+    @property
+    def _validator(self) -> Draft202012Validator:
+        if self._schema is None:
+            from jsonschema import Draft202012Validator
+
+            self._schema = Draft202012Validator(self.spec.input_schema())
+        return self._schema
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         problem = next(filter(None, (non_finite(v, k) for k, v in arguments.items())), None)

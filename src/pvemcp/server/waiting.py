@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pvemcp.catalog.spec import WAIT_DEFAULT
-from pvemcp.pve.client import ProxmoxClient
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 from pvemcp.pve.tasks import PERCENT_KINDS, LogReader, percent_of, read_status, succeeded
 from pvemcp.pve.upid import parse_upid
+from pvemcp.pve.upstream import Upstream
 from pvemcp.server.context import CallContext, WaitClock
 
 FIRST_POLL, POLL_GROWTH, MAX_POLL = 0.2, 1.5, 2.0
@@ -88,7 +88,7 @@ class Progress:
 
 
 async def wait_for(
-    client: ProxmoxClient,
+    client: Upstream,
     clock: WaitClock,
     upid: str,
     budget: float,
@@ -153,7 +153,7 @@ async def _read_percent(waited: Waited) -> None:
         waited.percent = found
 
 
-async def conclude(client: ProxmoxClient, waited: Waited, extra: Mapping[str, Any]) -> dict[str, Any]:
+async def conclude(client: Upstream, waited: Waited, extra: Mapping[str, Any]) -> dict[str, Any]:
     """The result: `extra` (a composite's other keys) plus `task`; a failed task raises TASK_FAILED."""
     if waited.failed:
         log = waited.log or LogReader(client, waited.node, waited.upid)
@@ -179,7 +179,7 @@ async def conclude(client: ProxmoxClient, waited: Waited, extra: Mapping[str, An
 
 
 async def follow(
-    client: ProxmoxClient, clock: WaitClock, started: Mapping[str, Any], args: Mapping[str, Any], ctx: CallContext
+    client: Upstream, clock: WaitClock, started: Mapping[str, Any], args: Mapping[str, Any], ctx: CallContext
 ) -> dict[str, Any]:
     """The handler's result with `task` filled in once the task ended or the budget ran out."""
     upid = str(started["upid"])

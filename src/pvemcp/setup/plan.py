@@ -15,29 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pvemcp.config.table import SECRET_NAMES, SETUP_KEYS
 from pvemcp.pve.tls import format_fingerprint
 from pvemcp.setup.clients import BY_KEY, ClientTarget, merge_entry, stdio_entry
 from pvemcp.setup.steps import Answers
 
-# Every setting setup decides; one it leaves unset this time is removed (or blanked in a profile) so that a
-# value from an earlier run (a pin, an SSH host) cannot linger next to the new answers.
-MANAGED_KEYS = (
-    "PROXMOX_HOST",
-    "PROXMOX_PORT",
-    "PROXMOX_USER",
-    "PROXMOX_REALM",
-    "PROXMOX_TOKEN_NAME",
-    "PROXMOX_TOKEN_SECRET",
-    "PROXMOX_TOKEN_SECRET_FILE",
-    "PROXMOX_TLS_FINGERPRINT",
-    "PROXMOX_TLS_CA_FILE",
-    "PROXMOX_ALLOW_INSECURE_TLS",
-    "PVE_ACCESS_TIER",
-    "PVE_MODULE_MODE",
-    "PROXMOX_SSH_HOST",
-    "PROXMOX_SSH_USER",
-    "PROXMOX_SSH_KEY_PATH",
-)
+# Every setting setup decides (the table's `setup`); one it leaves unset this time is removed (or blanked in a
+# profile) so that a value from an earlier run (a pin, an SSH host) cannot linger next to the new answers.
+MANAGED_KEYS = SETUP_KEYS
 
 
 def settings_for(answers: Answers, *, secret_file: Path | None) -> dict[str, str]:
@@ -179,7 +164,7 @@ def make_plan(
     cwd: Path,
 ) -> Plan:
     """Decide paths and contents without touching anything; ValueError when a file cannot be placed."""
-    from pvemcp.config_file import project_config_path, read_settings, user_config_path
+    from pvemcp.config.file import project_config_path, read_settings, user_config_path
 
     config_path = project_config_path(cwd) if scope == "project" else user_config_path(environ)
     if config_path is None:
@@ -205,9 +190,9 @@ def snippet(target: ClientTarget, name: str, entry: Mapping[str, Any]) -> str:
 
 def render_plan(plan: Plan) -> str:
     """What --print-config shows: the config file's part and each client's entry; the secret stays hidden."""
-    from pvemcp.config_file import render_toml
+    from pvemcp.config.file import render_toml
 
-    shown = {key.lower(): HIDDEN if key == "PROXMOX_TOKEN_SECRET" else value for key, value in plan.settings.items()}
+    shown = {key.lower(): HIDDEN if key in SECRET_NAMES else value for key, value in plan.settings.items()}
     document: dict[str, Any] = {"profiles": {plan.profile: shown}} if plan.profile else shown
     parts = [f"# {plan.config_path}", render_toml(document)]
     if plan.secret_path is not None:
@@ -223,7 +208,7 @@ HIDDEN = "<token secret: not shown>"
 
 def carry_out(plan: Plan, secret: str) -> list[str]:
     """Write the plan; one line per file written (and each generic snippet). Raises ValueError/OSError."""
-    from pvemcp.config_file import write_config
+    from pvemcp.config.file import write_config
 
     problems = unmergeable(plan.config_path, [path for _, path, _ in plan.clients if path is not None])
     if problems:

@@ -39,3 +39,24 @@ class RemoteRunner(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class NoChannel:
+    """The runner of a server without SSH: its tools are hidden, and a call that gets here anyway is told why."""
+
+    async def run(self, node: str | None, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        raise _not_configured()
+
+    async def run_many(
+        self, node: str | None, commands: Sequence[Sequence[str]], *, timeout: float | None = None
+    ) -> list[CommandResult]:
+        raise _not_configured()
+
+    async def close(self) -> None:
+        return None
+
+
+def _not_configured() -> Exception:
+    from pvemcp.pve.errors import ErrorCode, ssh_error
+
+    return ssh_error(ErrorCode.SSH_NOT_CONFIGURED, "This server has not set up SSH (PROXMOX_SSH_HOST and PVE_SSH).")

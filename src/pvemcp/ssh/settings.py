@@ -1,4 +1,7 @@
-"""SSH settings, checked as a whole like the rest of the configuration (config.py collects the problems)."""
+"""SSH settings, checked as a whole like the rest of the configuration (pvemcp.config collects the problems).
+
+The defaults repeat the settings table's, which sits in a layer above; tests/test_config.py keeps them equal.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_MAX_OUTPUT = 1024 * 1024
 # A host or user may not smuggle ssh options or shell syntax: no leading '-', no spaces, quotes or metacharacters.
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
 _USER = re.compile(r"^[a-z_][a-z0-9_.-]*[$]?$", re.IGNORECASE)
@@ -23,7 +25,7 @@ class SshSettings:
     known_hosts: Path = field(default_factory=lambda: Path.home() / ".ssh" / "known_hosts")
     trust_on_first_use: bool = False
     node_hosts: Mapping[str, str] = field(default_factory=dict)  # node name -> address reached directly
-    max_output_bytes: int = DEFAULT_MAX_OUTPUT
+    max_output_bytes: int = 1024 * 1024
     connect_timeout: float = 10.0
     command_timeout: float = 30.0
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ..access_state import SUPERUSER, effective_permissions, new_secret, permissions
 from ..errors import fail, param_error
 from ..params import FORMATS, flag, integer, split_list, text
 from ..routes import Call, Route
-from ..state import Acl, Token, User
+from ..state.access import SUPERUSER
+from ..state.permissions import effective_permissions, permissions
+from ..state.records import Acl, Token, User
 from .roles import ROLE_ROUTES
 
 _USER = re.compile(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$")
@@ -176,7 +177,11 @@ def create_token(c: Call) -> object:
     privsep = int(c.params.get("privsep", 1))
     expire = c.opt_int("expire", user.expire) or 0
     token = Token(
-        full_id, new_secret(c.state, full_id), privsep=privsep, expire=expire, comment=c.opt_text("comment") or ""
+        full_id,
+        c.state.access.new_secret(c.state.cluster_name, full_id),
+        privsep=privsep,
+        expire=expire,
+        comment=c.opt_text("comment") or "",
     )
     c.state.tokens[full_id] = token
     info: dict[str, object] = {"privsep": privsep, "expire": expire}
@@ -242,7 +247,7 @@ def update_token(c: Call) -> object:
         token.privsep = int(c.flag("privsep"))
     info = _token_info(token)
     if c.flag("regenerate"):
-        token.secret = new_secret(c.state, full_id)
+        token.secret = c.state.access.new_secret(c.state.cluster_name, full_id)
         info.update({"full-tokenid": full_id, "value": token.secret})
     return info
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..backup_state import DAYS, JobValue, next_run, parse_prune
 from ..errors import fail, param_error
 from ..params import Param, flag, integer, split_list, text
 from ..routes import Call, Route
-from ..state import Task
+from ..state.backup import DAYS, JobValue, next_run, parse_prune
+from ..state.records import Task
 from ..vzdump import back_up, storage_problem
 
 

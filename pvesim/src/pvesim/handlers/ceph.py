@@ -6,17 +6,17 @@ node, or the node answering for /cluster/ceph), so a node without Ceph answers i
 
 from __future__ import annotations
 
-from ..ceph_state import BASE_FLAGS, FLAGS, FSID, OSD_BYTES, VERSION, VERSION_TEXT, CephState, Osd
 from ..errors import fail
 from ..params import NODE
 from ..routes import Call, Route
+from ..state.ceph import BASE_FLAGS, FLAGS, FSID, OSD_BYTES, VERSION, VERSION_TEXT, CephState, Osd
 
 PG_BYTES_SEC = (1_284_096, 3_911_680, 41, 187)  # read, write bytes/s and ops/s: a quiet, steady cluster
 
 
 def _ceph(c: Call, node: str | None = None) -> CephState:
     ceph = c.state.ceph
-    problem = ceph.error(c.state, node or c.state.local_node)
+    problem = ceph.error(node or c.state.local_node)
     if problem is not None:
         raise fail(problem)
     return ceph
@@ -32,9 +32,9 @@ def status(c: Call) -> object:
     node = c.opt_text("node")
     ceph = _ceph(c, node)
     state = c.state
-    overall, checks = ceph.health(state)
-    osds = ceph.osds(state)
-    hosts, quorum = ceph.hosts(state), ceph.quorum(state)
+    overall, checks = ceph.health(state.nodes)
+    osds = ceph.osds(state.nodes)
+    hosts, quorum = ceph.hosts(state.nodes), ceph.quorum(state.nodes)
     total = OSD_BYTES * len(osds)
     used = min(total, ceph.raw_used())
     pgs = sum(pool.pg_num for pool in ceph.pools)
@@ -98,10 +98,10 @@ def status(c: Call) -> object:
 def osd_index(c: Call) -> object:
     """The CRUSH tree: root 'default', one host per Ceph node, its OSDs as leaves; and the OSD map flags."""
     ceph = _ceph(c, c.text("node"))
-    osds = ceph.osds(c.state)
+    osds = ceph.osds(c.state.nodes)
     used = _osd_used(ceph, osds)
     hosts: list[dict[str, object]] = []
-    for index, host in enumerate(ceph.hosts(c.state)):
+    for index, host in enumerate(ceph.hosts(c.state.nodes)):
         children = [_osd(osd, used if osd.up and osd.inside else 0) for osd in osds if osd.host == host]
         hosts.append(
             {"id": -3 - 2 * index, "name": host, "type": "host", "leaf": 0, "version": VERSION, "children": children}
@@ -137,7 +137,7 @@ def _osd(osd: Osd, used: int) -> dict[str, object]:
 def pool_index(c: Call) -> object:
     """lspools: each pool's settings and usage, as `ceph df` and the autoscaler report them."""
     ceph = _ceph(c, c.text("node"))
-    osds = [osd for osd in ceph.osds(c.state) if osd.up and osd.inside]
+    osds = [osd for osd in ceph.osds(c.state.nodes) if osd.up and osd.inside]
     avail = max(0, OSD_BYTES * len(osds) - ceph.raw_used())
     pools: list[dict[str, object]] = []
     for pool in ceph.pools:
@@ -174,9 +174,9 @@ def pool_index(c: Call) -> object:
 def mon_index(c: Call) -> object:
     """Every monitor of the cluster (one per Ceph node), wherever the list is asked for."""
     ceph = _ceph(c, c.text("node"))
-    quorum = ceph.quorum(c.state)
+    quorum = ceph.quorum(c.state.nodes)
     mons: list[dict[str, object]] = []
-    for rank, host in enumerate(ceph.hosts(c.state)):
+    for rank, host in enumerate(ceph.hosts(c.state.nodes)):
         node = c.state.nodes[host]
         mon: dict[str, object] = {"name": host, "rank": rank, "addr": f"{node.ip}:6789/0", "service": 1}
         if host in quorum:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..params import integer, split_list
 from ..routes import Call, Route
-from ..state import ClusterState, Task
+from ..state.cluster import ClusterState
+from ..state.records import Task
 
 LOG_DEFAULT = 50
 

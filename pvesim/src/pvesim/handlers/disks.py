@@ -8,13 +8,14 @@ VM, IDE and SATA disks (and EFI and TPM state) cannot be hot-unplugged: their re
 
 from __future__ import annotations
 
-from .. import cloudinit
-from ..admin_state import goes_pending
 from ..errors import fail, param_error
-from ..guest_disks import disk_size, find_volume, is_cdrom, join_prop, split_prop, storage_for
 from ..params import NODE, VMID, flag, integer, split_list, text
 from ..routes import Call, Route
-from ..state import ClusterState, Guest, Storage, Task, Volume
+from ..state import cloudinit
+from ..state.admin import goes_pending
+from ..state.cluster import ClusterState
+from ..state.guest_disks import disk_size, find_volume, is_cdrom, join_prop, split_prop, storage_for
+from ..state.records import Guest, Storage, Task, Volume
 from .guest_changes import DRIVES, check_digest, check_lock
 from .guests_admin import fork, still
 

@@ -12,7 +12,9 @@ import ipaddress
 from collections.abc import Callable
 
 from ..errors import fail, param_error
-from ..firewall_state import (
+from ..params import FORMATS, NODE, VMID, Param, flag, integer, split_list, text
+from ..routes import Call, Route
+from ..state.firewall import (
     NAME,
     RULE_KEYS,
     Alias,
@@ -26,8 +28,6 @@ from ..firewall_state import (
     protocol_problem,
     verify_rule,
 )
-from ..params import FORMATS, NODE, VMID, Param, flag, integer, split_list, text
-from ..routes import Call, Route
 
 
 def ip_or_cidr_problem(value: str) -> str | None:

@@ -3,10 +3,13 @@ template conversion and snapshots (a tree with 'current', like PVE's list)."""
 
 from __future__ import annotations
 
-from .. import cloudinit
-from ..admin_state import Snapshot, goes_pending
 from ..errors import fail
-from ..guest_disks import (
+from ..params import NODE, VMID, flag, text
+from ..render import config_record
+from ..routes import Call, Route
+from ..state import cloudinit
+from ..state.admin import Snapshot, goes_pending
+from ..state.guest_disks import (
     DISK_KEY,
     disk_size,
     disks,
@@ -18,11 +21,8 @@ from ..guest_disks import (
     to_base,
     with_mac,
 )
-from ..metrics import parse_size
-from ..params import NODE, VMID, flag, text
-from ..render import config_record
-from ..routes import Call, Route
-from ..state import Guest, GuestType, Task
+from ..state.metrics import parse_size
+from ..state.records import Guest, GuestType, Task
 from .guest_options import LXC_OPTIONS, QEMU_OPTIONS
 from .guests_admin import boot_now, fork, pair
 

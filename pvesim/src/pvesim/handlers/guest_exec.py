@@ -12,12 +12,12 @@ import base64
 import shlex
 from collections.abc import Callable
 
-from ..admin_state import AgentRun
 from ..errors import fail
 from ..guest_agent import files, guest_os, guest_time, read_file, require_agent, users
 from ..params import NODE, VMID, Param, flag, integer, text
 from ..routes import Call, Route
-from ..state import Guest
+from ..state.admin import AgentRun
+from ..state.records import Guest
 
 Outcome = tuple[int, str, str]  # exit code, stdout, stderr
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..admin_state import pending_view
 from ..errors import fail
 from ..params import NODE, VMID, flag, text
 from ..render import config_record, guest_item, guest_status
 from ..routes import Call, Route
-from ..state import GuestType
+from ..state.admin import pending_view
+from ..state.records import GuestType
 
 
 def _listing(c: Call, kind: GuestType) -> list[dict[str, object]]:
@@ -42,7 +42,7 @@ def _config(c: Call, kind: GuestType) -> object:
             raise fail(f"snapshot '{snapshot}' does not exist")
         return {**snap.config, "snaptime": snap.snaptime, **({"parent": snap.parent} if snap.parent else {})}
     record = config_record(guest)
-    return record if c.flag("current") else pending_view(c.state, guest, record)
+    return record if c.flag("current") else pending_view(c.state.admin, guest, record)
 
 
 def qemu_config(c: Call) -> object:

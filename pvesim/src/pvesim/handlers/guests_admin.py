@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..errors import ApiError, fail, param_error
-from ..guest_disks import (
+from ..params import Param
+from ..routes import Call, Route
+from ..state.guest_disks import (
     DISK_KEY,
     disks,
     find_volume,
@@ -23,10 +25,8 @@ from ..guest_disks import (
     storage_for,
     with_mac,
 )
-from ..metrics import GIB, parse_size
-from ..params import Param
-from ..routes import Call, Route
-from ..state import Guest, GuestConfig, GuestType, Task, Volume
+from ..state.metrics import GIB, parse_size
+from ..state.records import Guest, GuestConfig, GuestType, Task, Volume
 from .guest_options import (
     CLONE_LXC,
     CLONE_QEMU,

@@ -11,11 +11,11 @@ import hashlib
 import time
 
 from ..errors import fail, param_error
-from ..guest_disks import move_volumes
-from ..ha_state import REQUEST_STATES, HaRequest, guest_of, managed, parse_sid, resource_record, service_state, sid_of
 from ..params import Param, flag, integer, split_list, text
 from ..routes import Call, Route
-from ..state import Guest, Task
+from ..state.guest_disks import move_volumes
+from ..state.ha import REQUEST_STATES, HaRequest, guest_of, managed, parse_sid, resource_record, service_state, sid_of
+from ..state.records import Guest, Task
 
 CRM_USER = "root@pam"
 SID = text("sid", optional=False, format="pve-ha-resource-or-vm-id")
@@ -53,7 +53,7 @@ def _sid(c: Call) -> str:
 
 
 def _managed(c: Call, sid: str, message: str) -> Guest:
-    guest = guest_of(c.state, sid)
+    guest = guest_of(c.state.guests, sid)
     if guest is None or guest.hastate is None:
         raise fail(message)
     return guest
@@ -95,18 +95,18 @@ def _set_options(c: Call, guest: Guest) -> None:
 
 def list_resources(c: Call) -> object:
     kind = c.opt_text("type")
-    return [resource_record(c.state, g) for g in managed(c.state) if kind in (None, sid_of(g).split(":")[0])]
+    return [resource_record(c.state.ha, g) for g in managed(c.state.guests) if kind in (None, sid_of(g).split(":")[0])]
 
 
 def read_resource(c: Call) -> object:
     sid = _sid(c)
     guest = _managed(c, sid, f"no such resource '{sid}'")
-    return {**resource_record(c.state, guest), "digest": _digest(c)}
+    return {**resource_record(c.state.ha, guest), "digest": _digest(c)}
 
 
 def _digest(c: Call) -> str:
     """A stand-in for the config file's SHA1: changes with any resource."""
-    text_value = "|".join(str(sorted(resource_record(c.state, g).items())) for g in managed(c.state))
+    text_value = "|".join(str(sorted(resource_record(c.state.ha, g).items())) for g in managed(c.state.guests))
     return hashlib.sha1(text_value.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -117,7 +117,7 @@ def create_resource(c: Call) -> object:
         raise fail("types does not match")
     if c.opt_text("group") is not None:
         raise param_error({"group": "ha groups have been migrated to rules"})
-    guest = guest_of(c.state, sid)
+    guest = guest_of(c.state.guests, sid)
     if guest is None:
         raise fail(f"resource '{sid}' does not exists in cluster")
     if guest.hastate is not None:
@@ -229,7 +229,7 @@ def ha_status(c: Call) -> object:
     items: list[dict[str, object]] = [
         {"id": "quorum", "type": "quorum", "node": state.local_node, "quorate": int(quorate), "status": "OK"}
     ]
-    guests = managed(state)
+    guests = managed(state.guests)
     if not guests:
         return items
     master = next((n.name for n in nodes if n.online), state.local_node)
@@ -246,7 +246,7 @@ def ha_status(c: Call) -> object:
 
 
 def _service(c: Call, guest: Guest) -> dict[str, object]:
-    sid, current = sid_of(guest), service_state(c.state, guest)
+    sid, current = sid_of(guest), service_state(c.state.ha, guest)
     opts = c.state.ha.of(guest)
     item: dict[str, object] = {
         "id": f"service:{sid}",

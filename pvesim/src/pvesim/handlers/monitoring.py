@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .. import cloudinit, guest_agent, journal, rrd
 from ..errors import fail
+from ..guest_agent import fsinfo, info, network, osinfo, require_agent
+from ..journal import read as read_journal
 from ..params import NODE, VMID, Param, integer, text
 from ..routes import Call, Reply, Route
-from ..state import Guest
+from ..rrd import guest_rows, node_rows
+from ..state import cloudinit
+from ..state.records import Guest
 
 CF = text("cf", enum=("AVERAGE", "MAX"))
 GUEST_TIMEFRAME = text("timeframe", optional=False, enum=("hour", "day", "week", "month", "year"))
@@ -17,15 +20,15 @@ JOURNAL_DATE = r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$"
 
 
 def node_rrd(c: Call) -> object:
-    return rrd.node_rows(c.state, c.node, c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
+    return node_rows(c.state, c.node, c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
 
 
 def qemu_rrd(c: Call) -> object:
-    return rrd.guest_rows(c.state, c.guest("qemu"), c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
+    return guest_rows(c.state, c.guest("qemu"), c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
 
 
 def lxc_rrd(c: Call) -> object:
-    return rrd.guest_rows(c.state, c.guest("lxc"), c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
+    return guest_rows(c.state, c.guest("lxc"), c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
 
 
 def node_version(c: Call) -> object:
@@ -45,7 +48,7 @@ def node_time(c: Call) -> object:
 
 def syslog(c: Call) -> object:
     try:
-        total, lines = journal.read(
+        total, lines = read_journal(
             c.state,
             c.node,
             c.now,
@@ -115,7 +118,7 @@ def agent(answer: Callable[[Guest, Call], object]) -> Callable[[Call], object]:
 
     def handler(c: Call) -> object:
         guest = c.guest("qemu")
-        guest_agent.require_agent(guest, c.now)
+        require_agent(guest, c.now)
         return {"result": answer(guest, c)}
 
     return handler
@@ -127,10 +130,10 @@ def cloudinit_dump(c: Call) -> object:
 
 RRD_PARAMS: tuple[Param, ...] = (NODE, VMID, GUEST_TIMEFRAME, CF)
 AGENT_ROUTES = {
-    "info": lambda g, c: guest_agent.info(g),
-    "network-get-interfaces": lambda g, c: guest_agent.network(g, c.node, c.now),
-    "get-osinfo": lambda g, c: guest_agent.osinfo(g),
-    "get-fsinfo": lambda g, c: guest_agent.fsinfo(g),
+    "info": lambda g, c: info(g),
+    "network-get-interfaces": lambda g, c: network(g, c.node, c.now),
+    "get-osinfo": lambda g, c: osinfo(g),
+    "get-fsinfo": lambda g, c: fsinfo(g),
 }
 
 ROUTES = (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ..errors import fail, param_error
-from ..network_state import Iface, NodeNetwork
 from ..params import NODE, Param, flag, integer, split_list, text
 from ..routes import Call, Reply, Route
-from ..state import Task
+from ..state.network import Iface, NodeNetwork
+from ..state.records import Task
 
 BRIDGES = {"any_local_bridge": ("bridge", "OVSBridge"), "any_bridge": ("bridge", "OVSBridge", "vnet")}
 

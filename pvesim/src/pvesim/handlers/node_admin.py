@@ -7,12 +7,12 @@ import hashlib
 import re
 from collections.abc import Callable
 
-from .. import journal
 from ..errors import fail
-from ..node_admin_state import Disk, certificates, disks_of, subscription
+from ..journal import Entry, entries, line
 from ..params import NODE, Param, flag, integer, text
 from ..routes import Call, Route
-from ..state import Node, Task
+from ..state.node_admin import Disk, certificates, disks_of, subscription
+from ..state.records import Node, Task
 from .monitoring import SERVICES, UNIT_NAMES
 
 SERVICE = text("service", optional=False, enum=tuple(SERVICES))
@@ -237,7 +237,7 @@ def node_config(c: Call) -> object:
     return {**config, "digest": digest}
 
 
-def _cursor(node: Node, seq: int, entry: journal.Entry) -> str:
+def _cursor(node: Node, seq: int, entry: Entry) -> str:
     boot = hashlib.sha256(f"boot-{node.name}-{node.boot_time}".encode()).hexdigest()[:32]
     usec = int(entry.at * 1_000_000)
     mono = int((entry.at - node.boot_time) * 1_000_000)
@@ -255,13 +255,13 @@ def _seek(text_cursor: str, flag_name: str) -> int:
 def node_journal(c: Call) -> object:
     """mini-journalreader: the cursor of the first entry, the entries, then the cursor of the last one."""
     node = c.node
-    entries = list(enumerate(journal.entries(c.state, node, c.now), start=1))
+    numbered = list(enumerate(entries(c.state, node, c.now), start=1))
     since, until = c.opt_int("since"), c.opt_int("until")
     start = _seek(c.text("startcursor"), "-f") if "startcursor" in c.params else None
     end = _seek(c.text("endcursor"), "-t") if "endcursor" in c.params else None
     chosen = [
         (seq, e)
-        for seq, e in entries
+        for seq, e in numbered
         if (since is None or e.at >= since)
         and (until is None or e.at <= until)
         and (start is None or seq > start)
@@ -272,7 +272,7 @@ def node_journal(c: Call) -> object:
         chosen = chosen[-last:]
     if not chosen:
         return []
-    lines = [journal.line(node, e) for _, e in chosen]
+    lines = [line(node, e) for _, e in chosen]
     return [_cursor(node, *chosen[0]), *lines, _cursor(node, *chosen[-1])]
 
 

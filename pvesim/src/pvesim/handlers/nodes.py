@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..metrics import node_usage
 from ..params import NODE
 from ..render import node_entry
 from ..routes import Call, Route
+from ..state.metrics import node_usage
 
 
 def nodes(c: Call) -> object:

@@ -8,7 +8,7 @@ from ..errors import fail, param_error
 from ..params import flag, split_list, text
 from ..render import guest_resources_json, storage_entry
 from ..routes import Call, Route
-from ..state import Pool
+from ..state.records import Pool
 
 
 def _pool(c: Call, prefix: str) -> Pool:

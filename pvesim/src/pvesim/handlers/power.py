@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from .. import cloudinit
-from ..admin_state import apply_pending
 from ..errors import fail, param_error
 from ..params import NODE, VMID, Param, flag, integer, text
 from ..routes import Call, Route
-from ..state import Guest, GuestType, Task
+from ..state import cloudinit
+from ..state.admin import apply_pending
+from ..state.records import Guest, GuestType, Task
 
 Effect = Callable[[Guest, float], str | None]
 TIMEOUT = integer("timeout", minimum=0)
@@ -37,7 +37,7 @@ ROOT_ONLY = (
 
 
 def _boot(c: Call, guest: Guest, at: float) -> None:
-    apply_pending(c.state, guest)
+    apply_pending(c.state.admin, guest)
     cloudinit.regenerate(c.state.admin.of(guest).cloudinit, guest)  # a start writes the cloud-init drive
     guest.status = "running"
     guest.paused = False

@@ -1,17 +1,18 @@
 """Storage replication, following PVE::API2::ReplicationConfig (/cluster/replication) and
 PVE::API2::Replication (/nodes/{node}/replication). Every call first lets the scheduler catch up
-(replication_state.catch_up), so runs, removals and schedule_now follow the sim clock.
+(state/scheduler.py's catch_up), so runs, removals and schedule_now follow the sim clock.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from ..admin_state import ReplicationJob
 from ..errors import fail, param_error
 from ..params import NODE, Param, flag, integer, split_list, text
-from ..replication_state import catch_up, status_record, valid_schedule
 from ..routes import Call, Reply, Route
+from ..state.admin import ReplicationJob
+from ..state.replication import valid_schedule
+from ..state.scheduler import catch_up, status_record
 
 ID = text("id", optional=False, format="pve-replication-job-id", pattern=r"[1-9][0-9]{2,8}-\d{1,9}")
 RATE = Param("rate", "number", minimum=1)

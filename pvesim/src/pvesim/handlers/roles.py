@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..access_state import ALL_PRIVILEGES, BUILTIN_ROLES
 from ..errors import fail, param_error
 from ..params import FORMATS, flag, split_list, text
 from ..routes import Call, Route
+from ..state.access import ALL_PRIVILEGES, BUILTIN_ROLES
 
 FORMATS["pve-priv"] = lambda v: None if v in ALL_PRIVILEGES else f"invalid privilege name '{v}'\n"
 ROLEID = text("roleid", optional=False, format="pve-roleid")

@@ -1,6 +1,6 @@
 """SDN (/cluster/sdn), following PVE::API2::Network::SDN: zones, vnets, subnets, controllers, apply.
 
-Writes change the config at once and wait for PUT /cluster/sdn to reach the nodes; see sdn_state.py
+Writes change the config at once and wait for PUT /cluster/sdn to reach the nodes; see state/sdn.py
 for the config, the running copy and PVE's pending view.
 """
 
@@ -11,8 +11,8 @@ import ipaddress
 from ..errors import fail, param_error
 from ..params import Param, flag, integer, text
 from ..routes import Call, Route
-from ..sdn_state import SdnState, Section, Sections
-from ..state import Task
+from ..state.records import Task
+from ..state.sdn import SdnState, Section, Sections
 
 VNET_PATTERN = "[a-zA-Z][a-zA-Z0-9]*[a-zA-Z0-9]"
 ZONE_TYPES = ("evpn", "faucet", "qinq", "simple", "vlan", "vxlan")

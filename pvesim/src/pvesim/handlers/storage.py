@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 
 from ..errors import fail, param_error
-from ..metrics import GIB
 from ..params import NODE, VMID_FILTER, Param, flag, integer, split_list, text
 from ..render import node_storage_item, volume_item
 from ..routes import Call, Route
-from ..state import ClusterState, Storage
+from ..state.cluster import ClusterState
+from ..state.metrics import GIB
+from ..state.records import Storage
 
 STORAGE_TYPES = (
     "btrfs", "cephfs", "cifs", "dir", "esxi", "iscsi", "iscsidirect",

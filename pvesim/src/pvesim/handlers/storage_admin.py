@@ -11,11 +11,12 @@ import hashlib
 import re
 import time
 
-from .. import prune
 from ..errors import ApiError, fail, param_error
 from ..params import NODE, VMID_FILTER, flag, integer, text
+from ..prune import parse_keep, plan
 from ..routes import Call, Route
-from ..state import ClusterState, Storage, Task, Volume
+from ..state.cluster import ClusterState
+from ..state.records import Storage, Task, Volume
 
 CHECKSUMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 SUBDIRS = {"iso": "template/iso", "vztmpl": "template/cache", "backup": "dump", "import": "import"}
@@ -180,21 +181,19 @@ def _backup_storage(state: ClusterState, storeid: str) -> Storage:
 def _keep(c: Call, storage: Storage) -> dict[str, int]:
     given = c.opt_text("prune-backups")
     if given is not None:
-        return prune.parse_keep(given)
+        return parse_keep(given)
     configured = storage.options.get("prune-backups")
     if configured is None:
         raise fail(f"no prune-backups options configured for storage '{storage.storage}'")
-    return prune.parse_keep(str(configured))
+    return parse_keep(str(configured))
 
 
 def prune_dryrun(c: Call) -> object:
     given = c.opt_text("prune-backups")
     if given is not None:
-        prune.parse_keep(given)  # the format check comes first, as a parameter error
+        parse_keep(given)  # the format check comes first, as a parameter error
     storage = _backup_storage(c.state, c.text("storage"))
-    entries = prune.plan(
-        _volumes(c.state, storage, c.text("node")), _keep(c, storage), c.opt_int("vmid"), c.opt_text("type")
-    )
+    entries = plan(_volumes(c.state, storage, c.text("node")), _keep(c, storage), c.opt_int("vmid"), c.opt_text("type"))
     return [e.record() for e in entries]
 
 
@@ -202,7 +201,7 @@ def prune_run(c: Call) -> object:
     """A 'prunebackups' worker decides and removes when it runs, so it acts on the storage as it is then."""
     given = c.opt_text("prune-backups")
     if given is not None:
-        prune.parse_keep(given)
+        parse_keep(given)
     storeid, vmid, kind, node = c.text("storage"), c.opt_int("vmid"), c.opt_text("type"), c.node
     ident = f"{vmid}@{storeid}" if vmid is not None else storeid
 
@@ -213,7 +212,7 @@ def prune_run(c: Call) -> object:
         except ApiError as exc:  # the worker's die ends the task with its message
             return exc.message.strip()
         volumes = _volumes(c.state, storage, node.name)
-        for entry in prune.plan(volumes, keep, vmid, kind):
+        for entry in plan(volumes, keep, vmid, kind):
             if entry.mark != "remove":
                 continue
             task.log.append(f"removing backup '{entry.volid}'")

@@ -7,7 +7,7 @@ import time
 from ..errors import fail, param_error
 from ..params import NODE, VMID_FILTER, flag, integer, split_list, text
 from ..routes import Call, Download, Reply, Route
-from ..state import Task
+from ..state.records import Task
 from ..tasks import decode_upid, read_log, task_record
 
 STATUS_TYPES = ("ok", "warning", "error", "unknown")

@@ -5,7 +5,6 @@ Each module exports `HANDLERS: dict[str, Handler]`; a ToolSpec names one with `h
 
 from __future__ import annotations
 
-from pvemcp.server import preview
 from pvemcp.server.call import Handler
 from pvemcp.server.composites import (
     ceph,
@@ -24,7 +23,6 @@ HANDLERS: dict[str, Handler] = {
     **network.HANDLERS,
     **firewall.HANDLERS,
     **monitoring.HANDLERS,
-    **preview.HANDLERS,
     **tasks.HANDLERS,
     **remote.HANDLERS,
     **ceph.HANDLERS,

@@ -1,4 +1,4 @@
-"""The SSH tools: run argv lists in an LXC container (pct exec) or on nodes, over `runtime.ssh`.
+"""The SSH tools: run argv lists in an LXC container (pct exec) or on nodes, over the SSH channel.
 
 Every command comes from ssh/commands.py or ssh/checks.py, built from validated values. The container is
 found in the cluster (it must be an LXC container, in scope, and running) before anything runs, so a wrong
@@ -19,21 +19,21 @@ from pvemcp.server import scope as scoping
 from pvemcp.server.call import Call, Handler
 from pvemcp.server.resolve import GuestRef
 from pvemcp.ssh import batch, checks, commands
-from pvemcp.ssh.channel import TRUNCATED, CommandResult, RemoteRunner
+from pvemcp.ssh.channel import TRUNCATED, CommandResult, NoChannel, RemoteRunner
 
 RESULT_RESERVE = 2048  # room for everything in a result but stdout and stderr
 
 
 def _runner(call: Call) -> RemoteRunner:
-    assert call.runtime is not None
-    if call.runtime.ssh is None:
+    """The SSH channel; a server without one says so before anything is read or run."""
+    if isinstance(call.ssh, NoChannel):
         raise ssh_error(ErrorCode.SSH_NOT_CONFIGURED, f"{call.spec.name} needs SSH, which this server has not set up.")
-    return call.runtime.ssh
+    return call.ssh
 
 
 async def _container(call: Call) -> GuestRef:
     """The running LXC container `ctid` names; the guard found it within the scope (writes: not protected)."""
-    assert call.runtime is not None and call.target is not None, "the guard hands the container over"
+    assert call.target is not None, "the guard hands the container over"
     ref, ctid = call.target, call.target.vmid
     if ref.type != "lxc":
         raise ToolCallError(
@@ -87,10 +87,9 @@ def _outputs(result: CommandResult, budget: int, *, keep_tail: bool = False) -> 
 
 
 def _result(call: Call, ref: GuestRef, inner: list[str], result: CommandResult, **extra: Any) -> dict[str, Any]:
-    assert call.runtime is not None
     outcome: dict[str, Any] = {"node": result.node, "ctid": ref.vmid, "argv": inner, "exit_status": result.exit_status}
     outcome.update(extra)
-    outcome.update(_outputs(result, call.runtime.max_result_bytes, keep_tail=bool(extra.get("container"))))
+    outcome.update(_outputs(result, call.max_result_bytes, keep_tail=bool(extra.get("container"))))
     outcome["route"] = result.route
     return outcome
 
@@ -216,14 +215,13 @@ async def _node_checks(runner: RemoteRunner, node: str, wanted: tuple[checks.Che
 
 async def _nodes(call: Call, node: str | None) -> list[str]:
     """The node asked for (it must exist), or every online node within the scope."""
-    assert call.runtime is not None
     rows = await call.client.get("/nodes")
     status = {str(r["node"]): r.get("status") for r in rows if isinstance(r, dict) and r.get("node")}
     if node is not None:  # the guard answered a node outside the scope as unknown already
         if node not in status:
             raise scoping.unknown_node(node)
         return [node]
-    return sorted(n for n, state in status.items() if state == "online" and call.runtime.scope.allows_node(n))
+    return sorted(n for n, state in status.items() if state == "online" and call.scope.allows_node(n))
 
 
 async def ssh_batch_diagnostics(call: Call) -> Any:

@@ -14,7 +14,6 @@ from typing import Any
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, ToolCallError
 from pvemcp.server.call import Call, Handler, api_params
-from pvemcp.server.resolve import GuestLocator
 
 KEEP_ORDER = ("keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly")
 IMAGE = re.compile(r"(?:^|[:/])(?:vm|base|subvol)-(\d+)-")  # a guest's disk; its backups may go
@@ -30,8 +29,7 @@ async def delete_storage_volume(call: Call) -> Any:
     image = IMAGE.search(name)  # the guard checked its owner against the scope (reach.py: a volume's guest)
     if image is not None:
         vmid = int(image.group(1))
-        locator = call.runtime.locator if call.runtime is not None else GuestLocator(call.client)
-        ref = (await locator.guests()).get(vmid)
+        ref = (await call.locator.guests()).get(vmid)
         if ref is not None:
             where = {"node": node, "storage": storage}
             status = await call.client.get(wire.expand_path("/nodes/{node}/storage/{storage}/status", where))

@@ -11,7 +11,6 @@ from pvemcp.pve.tasks import read_status
 from pvemcp.pve.upid import parse_upid
 from pvemcp.server import waiting
 from pvemcp.server.call import Call, Handler
-from pvemcp.server.context import CallContext
 
 
 async def task_age(call: Call, status: dict[str, Any]) -> float | None:
@@ -35,16 +34,15 @@ async def task_age(call: Call, status: dict[str, Any]) -> float | None:
 
 async def wait_task(call: Call) -> Any:
     """Read the status (an unknown UPID fails here, with Proxmox's error), then wait like any task tool."""
-    assert call.runtime is not None
     node, upid = call.args["node"], call.args["upid"]
     status = await read_status(call.client, node, upid)
     budget = call.args.get("timeout")
     waited = await waiting.wait_for(
         call.client,
-        call.runtime.clock,
+        call.clock,
         upid,
         WAIT_DEFAULT if budget is None else float(budget),
-        call.ctx or CallContext(),
+        call.ctx,
         first=status,
         age=await task_age(call, status),
     )

@@ -1,0 +1,146 @@
+"""Serving MCP on stdio, against a real cluster or the embedded sandbox.
+
+Lines travel through pvemcp/stdio/transport.py (asyncio pipes, no thread per line) when stdin and stdout
+are pipes, sockets or terminals, else through the SDK's `stdio_server`. Either way a line that is no
+JSON-RPC message gets its JSON-RPC answer (-32700 parse error, -32600 invalid request), so a client waiting
+for it is told, and the server goes on serving; the SDK alone would drop it in silence.
+
+SIGTERM stops serving like the end of input: the audit log and connections are closed, the exit status is 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pvemcp.compose import log_safety, make_client, make_runtime, settle_heap
+from pvemcp.config import Config
+
+if TYPE_CHECKING:
+    from anyio import CancelScope
+    from mcp.server import Server
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
+    from mcp.shared.message import SessionMessage
+    from mcp_types import JSONRPCError
+
+    from pvemcp.server.dispatch import Runtime
+
+log = logging.getLogger("pvemcp")
+
+PARSE_ERROR, INVALID_REQUEST = -32700, -32600
+
+
+def unreadable_answer(error: Exception) -> JSONRPCError | None:
+    """The JSON-RPC error for a line the transport could not read, or None for a blank line (nothing to answer)."""
+    import mcp_types as types
+    from pydantic import ValidationError
+
+    details = error.errors() if isinstance(error, ValidationError) else []
+    request_id: str | int | None = None
+    if details and details[0]["type"] == "json_invalid":
+        if not str(details[0].get("input", "x")).strip():
+            return None
+        code, message = PARSE_ERROR, "Parse error: the line is not JSON"
+    else:
+        code, message = INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message"
+        # A field missing from the message itself carries the whole message: answer its id when it has one.
+        whole = next((d["input"] for d in details if d["type"] == "missing" and len(d["loc"]) == 2), None)
+        found: Any = whole.get("id") if isinstance(whole, Mapping) else None
+        if isinstance(found, int | str) and not isinstance(found, bool):
+            request_id = found
+    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=types.ErrorData(code=code, message=message))
+
+
+async def answer_unreadable(
+    source: ReadStream[SessionMessage | Exception],
+    sink: WriteStream[SessionMessage | Exception],
+    replies: WriteStream[SessionMessage],
+) -> None:
+    """Pass every message from `source` to `sink`; answer the lines the transport could not read on `replies`."""
+    import anyio
+
+    try:
+        async with sink:
+            async for item in source:
+                if not isinstance(item, Exception):
+                    await sink.send(item)
+                elif (answer := answer_message(item)) is not None:
+                    await replies.send(answer)
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        return  # the server stopped reading or writing: the connection is over
+
+
+def answer_message(error: Exception) -> SessionMessage | None:
+    """The message that answers an unreadable line (None: nothing to answer), logged."""
+    from mcp.shared.message import SessionMessage
+
+    answer = unreadable_answer(error)
+    if answer is None:
+        return None
+    log.warning("stdio: a line that is no JSON-RPC message got error %d", answer.error.code)
+    return SessionMessage(answer)
+
+
+async def serve_lines(server: Server[Any]) -> None:
+    """Serve `server` on stdin and stdout until the input ends."""
+    from pvemcp.stdio import transport
+
+    if transport.usable():
+        async with transport.stdio_streams(answer_message) as (lines_in, lines_out):
+            await server.run(lines_in, lines_out, server.create_initialization_options())
+        return
+    import anyio
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    async with stdio_server() as (read_stream, write_stream):
+        sink, messages = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(answer_unreadable, read_stream, sink, write_stream)
+            await server.run(messages, write_stream, server.create_initialization_options())
+
+
+async def stop_on_sigterm(scope: CancelScope) -> None:
+    """Cancel `scope` when SIGTERM arrives, so serving ends through its cleanup instead of dying mid-write."""
+    import anyio
+
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            log.info("SIGTERM: stopping")
+            scope.cancel()
+            return
+
+
+async def serve_stdio(config: Config) -> None:
+    import anyio
+
+    from pvemcp.server.app import build_server
+
+    client = make_client(config)
+    runtime: Runtime | None = None
+    try:
+        runtime = make_runtime(config, client)
+        server = build_server(runtime)
+        settle_heap()
+        where = "the sandbox cluster" if config.sandbox else config.target.base_url if config.target else "?"
+        log.info(
+            "serving %d tools on stdio (tier %s, module %s) against %s",
+            len(runtime.tools),
+            config.policy.tier.label,
+            config.policy.module.value,
+            where,
+        )
+        log_safety(config)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_on_sigterm, tg.cancel_scope)
+            await serve_lines(server)
+            tg.cancel_scope.cancel()
+    finally:
+        if runtime is not None and runtime.audit is not None:
+            runtime.audit.close()
+        if runtime is not None and runtime.ssh is not None:
+            await runtime.ssh.close()
+        await client.aclose()
+        log.info("stopped serving on stdio")
