@@ -7,6 +7,7 @@ scope (server/scoped_client.py) and pve_preview's recorder, which sends reads an
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -23,13 +24,14 @@ class Upstream(Protocol):
     async def post(self, path: str, params: Mapping[str, Any] | None = None) -> Any: ...
 
 
-class Shortcuts:
+class Shortcuts(ABC):
     """`get` and `post` as `request` calls, for an Upstream that decides only what `request` does."""
 
+    @abstractmethod
     async def request(
         self, method: str, path: str, params: Mapping[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:
-        raise NotImplementedError
+        """Send one API call (or refuse it, or write it down): what each Upstream decides for itself."""
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self.request("GET", path, params)
