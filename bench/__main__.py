@@ -13,12 +13,13 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import cold_start, concurrency, http, listing, memory, overhead, paging, scope, sessions, ssh
+from bench import cold_start, concurrency, http, listing, memory, overhead, paging, results, scope, sessions, ssh
 from bench.common import Headline, Report, summary
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
     "cold_start": ("Cold start over stdio", cold_start.main),
     "listing": ("tools/list size", listing.main),
+    "results": ("Result size", results.main),
     "overhead": ("Per-call overhead of the MCP server", overhead.main),
     "concurrency": ("Concurrency", concurrency.main),
     "memory": ("Memory", memory.main),

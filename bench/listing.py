@@ -15,14 +15,20 @@ from mcp import Client
 
 from bench.common import Headline, Report, Table, inprocess_client, server_for
 from pvemcp.catalog.spec import Module, Tier
-from pvemcp.server.inventory import Inventory, Policy
+from pvemcp.server.inventory import Inventory, Policy, ToolMode
 from pvesim import Simulator
 
-CONFIGS: tuple[tuple[str, Policy], ...] = (
-    ("default (read-only, core)", Policy()),
-    ("read-execute, core", Policy(tier=Tier.READ_EXECUTE, module=Module.CORE)),
-    ("full catalog (full, advanced, SSH on)", Policy(tier=Tier.FULL, module=Module.ADVANCED, ssh=True)),
+MODES: tuple[ToolMode, ...] = ("consolidated", "catalog")
+CONFIGS: tuple[tuple[str, Policy], ...] = tuple(
+    (f"{mode}: {label}", Policy(tier=tier, module=module, ssh=ssh, mode=mode))
+    for mode in MODES
+    for label, tier, module, ssh in (
+        ("default (read-only, core)", Tier.READ_ONLY, Module.CORE, False),
+        ("read-execute, core", Tier.READ_EXECUTE, Module.CORE, False),
+        ("full + advanced, SSH on", Tier.FULL, Module.ADVANCED, True),
+    )
 )
+DEFAULT = Policy(mode="consolidated")
 
 
 def compact(value: Any) -> int:
@@ -44,6 +50,9 @@ async def listed_tools(policy: Policy) -> list[dict[str, Any]]:
 
 
 def aliases(policy: Policy) -> int:
+    """Aliases listed as tools of their own: in consolidated mode they stay callable but are not listed."""
+    if policy.mode == "consolidated":
+        return 0
     return sum(exposed.alias_of is not None for exposed in Inventory(policy).by_name.values())
 
 
@@ -103,7 +112,7 @@ async def measure() -> Report:
         ["configuration", "bytes", "bytes/tool", "also without titles and default hints", "bytes/tool"],
         notes=[
             "names, parameter names, types and limits, required lists, additionalProperties, hints and titles.",
-            "the aims (≤ 400 bytes/tool full; ≤ 21,000 bytes read-only + core) lie below even the bare floor.",
+            "one tool per operation cannot go below it; the consolidated surface has fewer, larger tools.",
         ],
     )
     largest: list[tuple[int, str]] = []
@@ -134,19 +143,20 @@ async def measure() -> Report:
         count = max(len(tools), 1)
         kept, bare = structural_floor(tools, bare=False), structural_floor(tools, bare=True)
         floor.rows.append([label, f"{kept:,}", f"{kept / count:,.0f}", f"{bare:,}", f"{bare / count:,.0f}"])
-        if policy.tier is Tier.FULL:
+        consolidated = policy.mode == "consolidated"
+        if policy.tier is Tier.FULL and consolidated:
             largest = sorted(per_tool, reverse=True)[:5]
         report.headlines.append(Headline(f"{label}: tools / ~tokens", f"{len(tools)} / {tokens:,.0f}"))
-        if policy.tier is Tier.FULL:
-            per = total / max(len(tools), 1)
+        if policy.tier is Tier.FULL and consolidated:
+            fits = total <= 32_000 and len(tools) <= 25
             report.headlines.append(
-                Headline(f"{label}: bytes per tool", f"{per:,.0f}", "≤ 400 (nandi 661)", per <= 400)
+                Headline(f"{label}: tools, bytes", f"{len(tools)}, {total:,}", "≤ 25, ≤ 32,000", fits)
             )
-        elif policy == Policy():
+        elif policy == DEFAULT:
             report.headlines.append(
-                Headline(f"{label}: bytes", f"{total:,}", "≤ 21,000 (nandi 42,861)", total <= 21_000)
+                Headline(f"{label}: bytes", f"{total:,}", "≤ 12,000 (nandi 42,861)", total <= 12_000)
             )
-    top = Table("Largest tools in the full catalog", ["tool", "bytes"])
+    top = Table("Largest tools, consolidated, full + advanced", ["tool", "bytes"])
     top.rows.extend([name, f"{size:,}"] for size, name in largest)
     report.tables.extend([sizes, share, floor, top])
     return report

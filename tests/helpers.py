@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from mcp_types import Tool
 
 from pvesim import Simulator
 from pvesim.state import Guest
@@ -31,3 +34,9 @@ async def failed(connect: McpFactory, name: str, args: dict[str, Any]) -> dict[s
     body = payload(result)
     assert set(body) >= {"code", "message", "hint"}
     return body
+
+
+def actions(tools: Iterable[Tool], name: str) -> list[str]:
+    """The actions a consolidated tool lists (empty when the tool is not listed at all)."""
+    tool = next((t for t in tools if t.name == name), None)
+    return [] if tool is None else list(tool.input_schema["properties"]["action"]["enum"])

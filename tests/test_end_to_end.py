@@ -39,15 +39,16 @@ async def test_pvemcp_run_on_stdio_operates_the_simulator_served_over_https(
     params = StdioServerParameters(command=str(BIN), args=["run"], env=env)
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
-            tools = await client.list_tools()
-            assert "pve_stop_qemu_vm" in {t.name for t in tools.tools}
+            listed = {t.name for t in (await client.list_tools()).tools}
+            # The consolidated default lists pve_guest_power; every catalog name and alias stays callable.
+            assert "pve_guest_power" in listed and "pve_stop_qemu_vm" not in listed
             nodes = payload(await client.call_tool("pve_list_nodes", {}))
             assert nodes["count"] == 3
             guests = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))["items"]
             running = next(
                 g for g in guests if g["type"] == "qemu" and g["status"] == "running" and not g.get("template")
             )
-            refused = await client.call_tool("stopVM", {"vmid": running["vmid"]})
+            refused = await client.call_tool("pve_guest_power", {"action": "stop", "vmid": running["vmid"]})
             assert refused.is_error and payload(refused)["code"] == "CONFIRMATION_REQUIRED"
             assert control(served_sim, f"/_sim/guests/{running['vmid']}")["status"] == "running"
             stopped = payload(await client.call_tool("stopVM", {"vmid": running["vmid"], "confirm": True}))
@@ -56,7 +57,8 @@ async def test_pvemcp_run_on_stdio_operates_the_simulator_served_over_https(
             assert (task["status"], task["exitstatus"]) == ("stopped", "OK")
             assert control(served_sim, f"/_sim/guests/{running['vmid']}")["status"] == "stopped"
     entries = [json.loads(line) for line in audit.read_text().splitlines()]
-    assert [(e["tool"], e["outcome"]) for e in entries] == [("stopVM", "refused"), ("stopVM", "ok")]
+    assert [(e["tool"], e["outcome"]) for e in entries] == [("pve_stop_qemu_vm", "refused"), ("stopVM", "ok")]
+    assert entries[0]["via"] == "pve_guest_power action=stop"
     assert entries[1]["upid"] == task["upid"] and entries[1]["caller"] == "stdio"
 
 
@@ -91,8 +93,8 @@ async def test_pvemcp_run_sandbox_serves_the_embedded_cluster_with_no_settings(t
     with anyio.fail_after(60):
         async with Client(params, mode="2026-07-28") as client:
             names = {t.name for t in (await client.list_tools()).tools}
-            assert "pve_list_nodes" in names
-            assert "pve_start_qemu_vm" not in names  # the default tier is read-only, sandbox or not
+            assert "pve_inventory" in names
+            assert "pve_guest_power" not in names  # the default tier is read-only, sandbox or not
             resources = payload(await client.call_tool("pve_list_cluster_resources", {"type": "vm"}))
             assert resources["count"] >= 16
     assert (tmp_path / ".local" / "state" / "pvemcp" / "sandbox-audit.jsonl").is_file()

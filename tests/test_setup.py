@@ -298,7 +298,7 @@ async def test_the_client_entry_starts_pvemcp_on_the_configured_cluster(
     with anyio.fail_after(60):
         async with Client(params, mode="legacy") as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
-            assert "pve_list_nodes" in names and "pve_stop_qemu_vm" not in names  # read-only
+            assert "pve_inventory" in names and "pve_guest_power" not in names  # read-only
             assert payload(await client.call_tool("pve_list_nodes", {}))["count"] == 3
 
 

@@ -12,6 +12,9 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from pvemcp.server.fronts import Fronts
 from pvemcp.server.inventory import Inventory, parse_policy
 from tests.conftest import BIN
 
@@ -69,13 +72,18 @@ def imported_until_listed(env: dict[str, str], stderr_path: Path) -> tuple[set[s
     return modules, len(listed["result"]["tools"])
 
 
-def test_the_stdio_path_imports_nothing_it_does_not_need(served_sim: dict[str, str], tmp_path: Path) -> None:
-    env = {**served_sim, **FULL_CATALOG, "PVE_AUDIT_LOG": "off", "PVE_LOG_LEVEL": "warning"}
+@pytest.mark.parametrize("mode", ["consolidated", "catalog"])
+def test_the_stdio_path_imports_nothing_it_does_not_need(served_sim: dict[str, str], tmp_path: Path, mode: str) -> None:
+    env = {**served_sim, **FULL_CATALOG, "PVE_AUDIT_LOG": "off", "PVE_LOG_LEVEL": "warning", "PVE_TOOL_MODE": mode}
     modules, listed = imported_until_listed(env, tmp_path / "stderr.txt")
     assert "pvemcp.stdio" in modules and "pvemcp.server.app" in modules  # the probe saw the real path
     present = sorted(name for name in modules if name.split(".")[0] in KEPT_OUT or name in KEPT_OUT)
     present += sorted(name for name in modules if any(name.startswith(kept + ".") for kept in KEPT_OUT))
     assert not present, f"imported on the way to the first tools/list: {sorted(set(present))}"
-    policy, problems = parse_policy(tier="full", module="advanced", categories=None, whitelist=None, blacklist=None)
+    policy, problems = parse_policy(
+        tier="full", module="advanced", categories=None, whitelist=None, blacklist=None, mode=mode
+    )
     assert not problems
-    assert listed == len(Inventory(policy).listed())  # every tool this tier and module expose was listed
+    inventory = Inventory(policy)
+    expected = len(Fronts(inventory).tools) if mode == "consolidated" else len(inventory.listed())
+    assert listed == expected  # every tool this tier and module expose was listed

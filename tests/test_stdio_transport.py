@@ -29,7 +29,7 @@ async def test_both_eras_list_and_call_concurrently(served_sim: dict[str, str], 
     with anyio.fail_after(60):
         async with Client(params, mode=era, cache=None) as mcp:
             listed = await mcp.list_tools()
-            assert any(tool.name == "pve_list_nodes" for tool in listed.tools)
+            assert any(tool.name == "pve_inventory" for tool in listed.tools)  # the consolidated default
 
             async def one() -> None:
                 result = await mcp.call_tool("pve_list_nodes", {})
@@ -67,7 +67,7 @@ def test_input_from_a_regular_file_is_served(tmp_path: Path) -> None:
     answers = {json.dumps(a.get("id")): a for a in map(json.loads, done.stdout.splitlines())}
     assert "result" in answers["1"]
     assert answers["null"]["error"]["code"] == -32700
-    assert any(tool["name"] == "pve_list_nodes" for tool in answers["2"]["result"]["tools"])
+    assert any(tool["name"] == "pve_inventory" for tool in answers["2"]["result"]["tools"])
 
 
 def test_sigterm_stops_the_server_with_status_0_and_the_audit_log_closed(tmp_path: Path) -> None:

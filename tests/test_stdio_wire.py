@@ -104,7 +104,7 @@ def test_a_line_that_is_not_json_gets_a_parse_error_and_the_server_keeps_serving
     stdio.initialize()
     stdio.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     listed = stdio.receive()
-    assert listed["id"] == 2 and any(tool["name"] == "pve_list_nodes" for tool in listed["result"]["tools"])
+    assert listed["id"] == 2 and any(tool["name"] == "pve_inventory" for tool in listed["result"]["tools"])
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

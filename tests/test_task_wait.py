@@ -103,15 +103,13 @@ async def test_a_failed_task_is_task_failed_with_its_exit_status_and_log_tail(
 async def test_a_long_failing_log_returns_only_its_last_twenty_lines(connect: McpFactory, sim: Simulator) -> None:
     guest = pick(sim, "qemu", "running")
     target = next(n for n in sim.state.nodes if n != guest.node)
-    args = {"vmid": guest.vmid, "target": target, "online": True, "confirm": True, "wait_seconds": 0}
-    upid = (await call(connect, "pve_qemu_migrate", args))["task"]["upid"]
+    args = {"vmid": guest.vmid, "target": target, "online": True, "with-local-disks": True, "confirm": True}
+    upid = (await call(connect, "pve_qemu_migrate", {**args, "wait_seconds": 0}))["task"]["upid"]
+    sim.state.nodes[target].online = False  # the target goes down while the disks are copied
     sim.state.tasks[upid].log[:0] = [f"line {n}" for n in range(600)]  # more than one page of the log
     body = await failed(connect, "pve_wait_task", {"upid": upid})
     tail = body["details"]["log_tail"]
-    assert (
-        len(tail) == 20
-        and tail[-1] == "TASK ERROR: can't live migrate attached local disks without with-local-disks option"
-    )
+    assert len(tail) == 20 and tail[-1] == f"TASK ERROR: migration aborted: node '{target}' is not online"
     assert "transferred" in tail[-2]
 
 

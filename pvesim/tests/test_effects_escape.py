@@ -158,7 +158,7 @@ def owners(path: Path, old: Leaves, new: Leaves) -> set[Target]:
             return {_sid_guest(sid) for sid in set(_items(old.get(path))) ^ set(_items(new.get(path)))}
         for sids in _values(old, new, (*rule, "resources")):
             found |= {_sid_guest(sid) for sid in _items(sids)}
-    elif head == "firewall" and rest[0] == "guest_rules":
+    elif head == "firewall" and rest[0] in ("guest_rules", "guest_options"):
         found.add(("guest", int(str(rest[1]))))
     elif (head == "firewall" and rest[0] in ("node_rules", "node_options")) or (
         head == "node_admin" and rest[0] == "nodes"
@@ -200,10 +200,14 @@ WRITES: list[Step] = [
     ("DELETE", "/nodes/pve1/qemu/103", {"purge": "1"}),
     ("POST", "/cluster/ha/resources", {"sid": "vm:103"}),
     ("POST", "/cluster/ha/resources/vm:104/migrate", {"node": "pve3"}),
+    ("POST", "/nodes/pve2/qemu/104/migrate", {"target": "pve1", "online": "1"}),  # handed to HA
     ("DELETE", "/cluster/ha/resources/vm:104", {}),
     ("POST", "/cluster/replication", {"id": "106-0", "target": "pve2", "type": "local"}),
     ("POST", "/nodes/pve1/qemu/100/firewall/rules", {"type": "in", "action": "ACCEPT"}),
     ("POST", "/nodes/pve2/firewall/rules", {"type": "in", "action": "DROP"}),
+    ("PUT", "/nodes/pve1/qemu/100/firewall/options", {"enable": "0", "policy_in": "REJECT"}),
+    ("PUT", "/nodes/pve1/qemu/103/firewall/options", {"delete": "enable,log_level_in"}),
+    ("PUT", "/nodes/pve3/lxc/201/firewall/options", {"enable": "1"}),
     ("PUT", "/pools", {"poolid": "production", "vms": "106"}),
     ("PUT", "/nodes/pve1/network/vmbr1", {"type": "bridge", "comments": "changed"}),
     ("PUT", "/nodes/pve1/network", {}),

@@ -113,6 +113,15 @@ async def test_starting_a_template_fails_in_the_task(sim: Simulator, client: htt
     assert sim.state.guests[109].status == "stopped"
 
 
+async def test_starting_a_locked_vm_fails_in_the_task(sim: Simulator, client: httpx2.AsyncClient) -> None:
+    sim.state.guests[103].lock = "backup"  # left behind by a backup that died
+    upid = data(await post(client, "/nodes/pve1/qemu/103/status/start"))
+    sim.clock.advance(2.0)
+
+    assert (await task_status(client, upid))["exitstatus"] == "VM is locked (backup)"
+    assert sim.state.guests[103].status == "stopped"
+
+
 @pytest.mark.parametrize("action", ["reboot", "reset", "suspend", "resume"])
 async def test_power_actions_on_a_stopped_vm_are_refused_at_once(client: httpx2.AsyncClient, action: str) -> None:
     response = await post(client, f"/nodes/pve1/qemu/103/status/{action}")

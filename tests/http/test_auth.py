@@ -20,6 +20,7 @@ from pvemcp.catalog.spec import Tier
 from pvemcp.http.tokens import entry_toml, new_token
 from pvesim import Simulator
 from tests.conftest import payload
+from tests.helpers import actions
 from tests.httpserver import http_service, spawn_http
 
 pytestmark = pytest.mark.anyio
@@ -122,7 +123,7 @@ async def test_a_read_only_token_can_neither_see_nor_call_a_write_tool(
     with http_service(auth_env(tokens_file), sim) as served:
         async with mcp_over_http(served.url, READER, era) as client:
             tools = (await client.list_tools()).tools
-            assert "pve_list_nodes" in {t.name for t in tools}
+            assert "pve_inventory" in {t.name for t in tools}
             assert all(t.annotations is not None and t.annotations.read_only_hint for t in tools)
             with pytest.raises(MCPError, match="Unknown tool"):
                 await client.call_tool("pve_start_qemu_vm", {"vmid": STOPPED_QEMU})
@@ -138,8 +139,9 @@ async def test_a_read_execute_token_starts_a_vm_and_the_audit_log_names_it(
     guest = sim.state.guests[STOPPED_QEMU]
     with http_service(auth_env(tokens_file, PVE_AUDIT_LOG=str(audit)), sim, clock=sim.wait_clock()) as served:
         async with mcp_over_http(served.url, OPERATOR) as client:
-            names = {t.name for t in (await client.list_tools()).tools}
-            assert "pve_start_qemu_vm" in names and "pve_qemu_delete" not in names  # read-execute, not full
+            tools = (await client.list_tools()).tools
+            assert "start" in actions(tools, "pve_guest_power")
+            assert "delete" not in actions(tools, "pve_guest_lifecycle")  # read-execute, not full
             started = await client.call_tool("pve_start_qemu_vm", {"vmid": STOPPED_QEMU})
             assert not started.is_error, payload(started)
     assert guest.status == "running"
@@ -201,7 +203,7 @@ def test_the_single_mcp_auth_token_works_and_is_never_logged(tmp_path: Path) -> 
 
         async def call() -> None:
             async with mcp_over_http(served.url, token) as client:
-                assert "pve_start_qemu_vm" in {t.name for t in (await client.list_tools()).tools}
+                assert "start" in actions((await client.list_tools()).tools, "pve_guest_power")
                 started = await client.call_tool("pve_start_qemu_vm", {"vmid": STOPPED_QEMU})
                 assert not started.is_error
 

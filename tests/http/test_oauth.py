@@ -25,6 +25,7 @@ from pvemcp.config import ConfigError
 from pvemcp.http.oauth import JwksCache, OAuthAuthenticator
 from pvemcp.http.settings import OAuthSettings, load_http_config
 from pvesim import Simulator
+from tests.helpers import actions
 from tests.http.test_auth import INITIALIZE, MCP_HEADERS, STOPPED_QEMU, assert_not_logged, log_text, mcp_over_http
 from tests.httpserver import http_service
 
@@ -125,10 +126,11 @@ async def test_scopes_pick_the_tier(sim: Simulator, jwks: Jwks, rsa_key: Any, ec
             tools = (await client.list_tools()).tools
             assert tools and all(t.annotations is not None and t.annotations.read_only_hint for t in tools)
         async with mcp_over_http(served.url, admin) as client:
-            assert "pve_qemu_delete" in {t.name for t in (await client.list_tools()).tools}
+            assert "delete" in actions((await client.list_tools()).tools, "pve_guest_lifecycle")
         async with mcp_over_http(served.url, operator, "2026-07-28") as client:
-            names = {t.name for t in (await client.list_tools()).tools}
-            assert "pve_start_qemu_vm" in names and "pve_qemu_delete" not in names
+            tools = (await client.list_tools()).tools
+            assert "start" in actions(tools, "pve_guest_power")
+            assert "delete" not in actions(tools, "pve_guest_lifecycle")
             started = await client.call_tool("pve_start_qemu_vm", {"vmid": STOPPED_QEMU})
             assert not started.is_error
     assert guest.status == "running"

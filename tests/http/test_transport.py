@@ -32,7 +32,7 @@ async def test_list_read_and_write_in_both_eras(sim: Simulator, era: str) -> Non
     with http_service(FULL_FLAG, sim, clock=sim.wait_clock()) as served:
         async with Client(served.url, mode=mode(era)) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
-            assert {"pve_list_nodes", "pve_stop_qemu_vm"} <= names
+            assert {"pve_inventory", "pve_guest_power"} <= names  # the consolidated default
 
             nodes = await client.call_tool("pve_list_nodes", {})
             assert not nodes.is_error
@@ -83,7 +83,7 @@ async def test_stateless_mode_serves_both_eras(sim: Simulator, era: str) -> None
     env = {"MCP_STATELESS": "true", "PVE_ACCESS_TIER": "full"}
     with http_service(env, sim, clock=sim.wait_clock()) as served:
         async with Client(served.url, mode=mode(era)) as client:
-            assert "pve_start_qemu_vm" in {tool.name for tool in (await client.list_tools()).tools}
+            assert "pve_guest_power" in {tool.name for tool in (await client.list_tools()).tools}
             result = await client.call_tool("pve_start_qemu_vm", {"vmid": guest.vmid})
             status = await client.call_tool("pve_get_qemu_status", {"vmid": guest.vmid})
     assert not result.is_error, result.structured_content

@@ -134,7 +134,6 @@ async def test_a_container_is_created_unprivileged_with_root_disk_static_ip_and_
     [
         ({"bridge": "vmbr0,firewall=0"}, "bridge"),
         ({"storage": "local-lvm:1,import-from=local-lvm:vm-100-disk-0"}, "storage"),
-        ({"disk_size": 10}, "storage"),
     ],
 )
 async def test_create_refuses_option_strings_smuggled_into_simple_arguments(
@@ -216,11 +215,12 @@ async def test_a_running_vm_migrates_only_online_and_takes_its_local_disk_along(
     target = next(n for n in sim.state.nodes if n != guest.node)
     refused = await failed(connect, "pve_qemu_migrate", {"vmid": guest.vmid, "target": target, "confirm": True})
     assert "can't migrate running VM without --online" in refused["message"]
-    task = await outcome(
+    # Proxmox would fail this in the task, after copying; the preflight refuses it before anything is sent
+    body = await failed(
         connect, "pve_qemu_migrate", {"vmid": guest.vmid, "target": target, "online": True, "confirm": True}
     )
-    assert task["exitstatus"] == "can't live migrate attached local disks without with-local-disks option"
-    assert guest.node != target
+    assert body["message"] == "can't live migrate attached local disks without with-local-disks option"
+    assert "with-local-disks=true" in body["hint"] and guest.node != target
     args = {"vmid": guest.vmid, "target": target, "online": True, "with-local-disks": True, "confirm": True}
     body = await started(connect, "pve_qemu_migrate", args)
     assert guest.lock == "migrate"

@@ -62,10 +62,11 @@ async def test_unknown_guests_and_unmanaged_sids_get_proxmox_errors(connect: Mcp
     bare = await failed(connect, "pve_create_ha_resource", {"sid": "999"})
     assert "VM/CT 999 does not exist" in bare["message"]
     free = pick(sim, "qemu", "stopped")
+    unmanaged = f"resource 'vm:{free.vmid}' is not HA managed"
     for tool, extra, text in (
         ("pve_get_ha_resource", {}, f"no such resource 'vm:{free.vmid}'"),
-        ("pve_delete_ha_resource", {"confirm": True}, f"resource 'vm:{free.vmid}' is not HA managed"),
-        ("pve_migrate_ha_resource", {"node": "pve3", "confirm": True}, f"resource 'vm:{free.vmid}' is not HA managed"),
+        ("pve_delete_ha_resource", {"confirm": True}, unmanaged),
+        ("pve_migrate_ha_resource", {"target": "pve3", "confirm": True}, unmanaged),
     ):
         body = await failed(connect, tool, {"sid": f"vm:{free.vmid}", **extra})
         assert body["message"] == text, tool
@@ -95,7 +96,7 @@ async def test_migrate_shows_the_request_then_moves_the_guest(connect: McpFactor
     guest = seeded(sim)
     sid, source = f"vm:{guest.vmid}", guest.node
     target = next(n for n in sim.state.nodes if n != source)
-    answer = await call(connect, "pve_migrate_ha_resource", {"sid": sid, "node": target, "confirm": True})
+    answer = await call(connect, "pve_migrate_ha_resource", {"sid": sid, "target": target, "confirm": True})
     assert answer == {"sid": sid, "requested-node": target}
     moving = service((await call(connect, "pve_get_cluster_ha_status"))["items"], sid)
     assert moving["state"] == "migrate" and moving["node"] == source and target in str(moving["status"])
@@ -104,7 +105,7 @@ async def test_migrate_shows_the_request_then_moves_the_guest(connect: McpFactor
     done = service((await call(connect, "pve_get_cluster_ha_status"))["items"], sid)
     assert (done["state"], done["node"]) == ("started", target)
     assert guest.node == target and guest.running and guest.lock is None
-    bad = await failed(connect, "pve_migrate_ha_resource", {"sid": sid, "node": "pve9", "confirm": True})
+    bad = await failed(connect, "pve_migrate_ha_resource", {"sid": sid, "target": "pve9", "confirm": True})
     assert bad["message"] == "no such cluster node 'pve9'"
 
 
@@ -113,7 +114,7 @@ async def test_relocate_moves_a_container_and_removal_leaves_the_guest(connect: 
     sid = f"ct:{guest.vmid}"
     await call(connect, "pve_create_ha_resource", {"sid": sid, "state": "started"})
     target = next(n for n in sim.state.nodes if n != guest.node)
-    await call(connect, "pve_relocate_ha_resource", {"sid": sid, "node": target, "confirm": True})
+    await call(connect, "pve_relocate_ha_resource", {"sid": sid, "target": target, "confirm": True})
     status = (await call(connect, "pve_get_cluster_ha_status"))["items"]
     assert service(status, sid)["state"] == "relocate"
     sim.clock.advance(120)
@@ -140,7 +141,7 @@ async def test_a_scope_hides_ha_resources_and_jobs_of_guests_outside_it(sim: Sim
         rules = payload(await client.call_tool("pve_list_ha_rules", {}))
         hidden = await client.call_tool("pve_get_ha_resource", {"sid": f"vm:{guest.vmid}"})
         unknown = await client.call_tool("pve_get_ha_resource", {"sid": "vm:999"})
-        moved = await client.call_tool("pve_migrate_ha_resource", {"sid": f"vm:{guest.vmid}", "node": "pve1"})
+        moved = await client.call_tool("pve_migrate_ha_resource", {"sid": f"vm:{guest.vmid}", "target": "pve1"})
     assert listed["items"] == [] and rules["items"] == []
     assert hidden.is_error and payload(hidden)["code"] == payload(unknown)["code"] == "GUEST_NOT_FOUND"
     assert moved.is_error and payload(moved)["code"] == "OUT_OF_SCOPE" and guest.node == "pve2"

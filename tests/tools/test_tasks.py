@@ -82,6 +82,6 @@ async def test_waiting_for_a_running_task_follows_it_to_the_end(connect: McpFact
 async def test_waiting_for_an_unknown_task_is_proxmox_error(connect: McpFactory, sim: Simulator) -> None:
     finished = next(t for t in sim.state.node_tasks["pve2"] if t.status == "OK")
     body = await failed(connect, "pve_wait_task", {"upid": finished.upid.replace(":pve2:", ":pve3:")})
-    assert body["code"].startswith("PROXMOX_") and "no such task" in body["message"]
+    assert body["code"] == "TASK_NOT_FOUND" and "no such task" in body["message"]
     body = await failed(connect, "pve_wait_task", {"upid": "UPID:nonsense"})
     assert body["code"] == "TOOL_INPUT_REJECTED"

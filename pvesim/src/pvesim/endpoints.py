@@ -53,7 +53,12 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("POST", "/nodes/{node}/{type}"): "create a guest, or restore one from a backup archive (task)",
     ("DELETE", "/nodes/{node}/{type}/{vmid}"): "destroy a guest and its volumes (task)",
     ("POST", "/nodes/{node}/{type}/{vmid}/clone"): "clone a guest or template, linked or full (task)",
-    ("POST", "/nodes/{node}/{type}/{vmid}/migrate"): "move a guest and its local volumes to another node (task)",
+    ("GET", "/nodes/{node}/{type}/{vmid}/migrate"): (
+        "migration preconditions: nodes allowed or not and why, local disks and devices, HA dependants"
+    ),
+    ("POST", "/nodes/{node}/{type}/{vmid}/migrate"): (
+        "move a guest and its local volumes to another node, or hand an HA-managed one to HA (task)"
+    ),
     ("PUT", "/nodes/{node}/{type}/{vmid}/config"): "change a guest's config; some changes wait in pending",
     ("GET", "/nodes/{node}/{type}/{vmid}/pending"): "config values with their pending changes and deletions",
     ("PUT", "/nodes/{node}/{type}/{vmid}/resize"): "grow a guest disk (task)",
@@ -109,6 +114,8 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("POST", "/nodes/{node}/{type}/{vmid}/firewall/rules"): "add a guest firewall rule",
     ("PUT", "/nodes/{node}/{type}/{vmid}/firewall/rules/{pos}"): "change or move a guest firewall rule",
     ("DELETE", "/nodes/{node}/{type}/{vmid}/firewall/rules/{pos}"): "delete a guest firewall rule",
+    ("GET", "/nodes/{node}/{type}/{vmid}/firewall/options"): "a guest's firewall options: those set, with the digest",
+    ("PUT", "/nodes/{node}/{type}/{vmid}/firewall/options"): "set or reset (delete) a guest's firewall options",
     ("GET", "/pools"): "resource pools, or one pool with its members",
     ("POST", "/pools"): "create a pool",
     ("PUT", "/pools"): "add or remove a pool's guests and storages",
@@ -135,6 +142,7 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("GET", "/access/permissions"): "effective privileges of the caller or another user or token",
     ("GET", "/nodes/{node}/rrddata"): "a node's usage history (RRD)",
     ("GET", "/nodes/{node}/{type}/{vmid}/rrddata"): "a guest's usage history (RRD)",
+    ("GET", "/nodes/{node}/storage/{storage}/rrddata"): "a storage's use history (RRD), following its volumes",
     ("GET", "/nodes/{node}/version"): "a node's PVE version",
     ("GET", "/nodes/{node}/dns"): "a node's DNS settings",
     ("GET", "/nodes/{node}/time"): "a node's clock and time zone",

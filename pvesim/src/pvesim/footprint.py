@@ -8,7 +8,7 @@ record) fingerprint like their absence: looking at something is not changing it.
 What belongs to a guest: its existence and ``Guest.stamp`` (any attribute or config change,
 including its node, pool, lock and HA state), volumes it owns on any storage, backup archives
 naming it, its snapshots, pending changes, cloud-init drive and guest-agent commands, its HA
-options and pending HA motion, its replication jobs and their runs, its firewall rules and ACL
+options and pending HA motion, its replication jobs and their runs, its firewall rules, options and ACL
 entries on /vms/<vmid>; and, as far as they concern it, HA rules and backup jobs naming it or
 taking it in (their settings and its place in them, not the other guests they name).
 
@@ -236,6 +236,9 @@ def _firewall(state: ClusterState, parts: Parts) -> None:
         # rules left behind by a destroyed guest of the same VMID are not the current guest's
         if rules and fw.rule_owners.get(vmid) is state.guests.get(vmid):
             parts[("guest", vmid)].append(tuple(map(dict.copy, rules)))
+    for vmid, options in fw.guest_options.items():
+        if options and fw.rule_owners.get(vmid) is state.guests.get(vmid):
+            parts[("guest", vmid)].append(dict(options))
     for name, node_rules in fw.node_rules.items():
         if node_rules:
             parts[("node", name)].append(tuple(map(dict.copy, node_rules)))

@@ -1,10 +1,12 @@
-"""RRD history as PVE 9 stores it (pve-node-9.0, pve-vm-9.0), derived from the same profiles as live figures.
+"""RRD history as PVE 9 stores it (pve-node-9.0, pve-vm-9.0, pve-storage-9.0), derived from the same profiles
+and volumes as live figures.
 
 Each row covers one step and ends at its ``time``. Values are the step's average (or maximum, for
 cf=MAX) of the smooth waves ``metrics`` uses, times a slow daily rhythm and a little deterministic
 jitter, so the same cluster and clock always give the same history. As in real RRD files, a step
 more than half unknown has no value: before a guest existed, while it was stopped (only its sizes are
-recorded then), and while its node was rebooting.
+recorded then), and while its node was rebooting. A storage's use in the past is today's, less what the
+volumes written since then (backups, downloads, new disks) took up, each from its creation time on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 
 from .state.cluster import ClusterState
 from .state.metrics import max_cpu, max_disk, max_mem, shape
-from .state.records import Guest, Node
+from .state.records import Guest, Node, Storage, Volume
 
 BASE_STEP = 60
 DAY = 86_400
@@ -162,4 +164,40 @@ def guest_rows(state: ClusterState, guest: Guest, timeframe: str, cf: str, now: 
             diskread=p.read_rate * io,
             diskwrite=p.write_rate * io,
         )
+    return rows
+
+
+def _occupies(state: ClusterState, volume: Volume) -> int:
+    """What a volume adds to its storage's use: a guest disk what its guest wrote (thin), any other file its size."""
+    guest = state.guests.get(volume.vmid or 0)
+    if volume.content in ("images", "rootdir") and guest is not None:
+        return int(volume.size * guest.profile.disk_frac)
+    return volume.size
+
+
+def storage_rows(state: ClusterState, storage: Storage, node: Node, timeframe: str, cf: str, now: float) -> list[Row]:
+    """total and used per step; a volume created within a step counts for the part of it after its creation
+    (all of it for cf=MAX), so a nightly backup shows as a step up on the night it was written."""
+    reso = TIMEFRAMES[timeframe][0]
+    peak = cf == "MAX"
+    used_now = storage.used_on(node.name)
+    ends = window(timeframe, now)
+    since = ends[0] - reso
+    recent = [
+        (float(v.ctime), _occupies(state, v))
+        for v in state.volumes_of(storage, node.name)
+        if v.ctime is not None and v.ctime > since
+    ]
+    down = (node.boot_time - REBOOT_SECONDS, node.boot_time)
+    rows: list[Row] = []
+    for end in ends:
+        row: Row = {"time": end}
+        rows.append(row)
+        if _overlap(end - reso, end, *down) > reso / 2:
+            continue
+        missing = 0.0
+        for created, size in recent:
+            present = (1.0 if created <= end else 0.0) if peak else _overlap(end - reso, end, created, math.inf) / reso
+            missing += size * (1.0 - present)
+        row.update(total=storage.total, used=max(0.0, used_now - missing))
     return rows

@@ -12,7 +12,10 @@ from pvemcp.catalog import (
     disks,
     firewall,
     firewall_extra,
+    firewall_view,
+    guest_answers,
     ha,
+    health,
     lxc,
     monitoring,
     network,
@@ -59,6 +62,9 @@ ALL_TOOLS: tuple[ToolSpec, ...] = (
     *ceph.TOOLS,
     *remote.TOOLS,
     *raw.TOOLS,
+    *health.TOOLS,
+    *guest_answers.TOOLS,
+    *firewall_view.TOOLS,
 )
 
 CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(spec.category for spec in ALL_TOOLS))

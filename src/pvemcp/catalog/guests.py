@@ -14,6 +14,7 @@ SUFFIX: dict[GuestKind, str] = {"qemu": "qemu_vm", "lxc": "lxc_container"}
 
 TIMEOUT = Param("timeout", "integer", "Seconds to wait for the guest before the task fails.", minimum=0)
 FORCE_STOP = Param("forceStop", "boolean", "Hard-stop the guest if it has not shut down by the timeout.")
+NOT_DESTRUCTIVE = "Not annotated destructive (nandi's is): it ends nothing and changes no data."
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,9 +22,10 @@ class PowerAction:
     action: str
     title: str
     description: str
-    confirm: bool
+    confirm: bool  # ends or interrupts what runs (stop, reset ...): destructive; start and resume are neither
     params: tuple[Param, ...] = ()
     alias: str | None = None
+    differs: str = ""
 
 
 def power_tools(kind: GuestKind, actions: tuple[PowerAction, ...]) -> tuple[ToolSpec, ...]:
@@ -38,10 +40,11 @@ def power_tools(kind: GuestKind, actions: tuple[PowerAction, ...]) -> tuple[Tool
             description=a.description.format(noun=noun),
             target=Rest("POST", f"/nodes/{{node}}/{kind}/{{vmid}}/status/{a.action}"),
             params=(NODE_FOR_GUEST, VMID, *a.params),
-            destructive=True,
+            destructive=a.confirm,
             confirm=a.confirm,
             aliases=(a.alias,) if a.alias else (),
             returns_task=True,
+            differs=a.differs,
         )
         for a in actions
     )

@@ -22,7 +22,8 @@ OPTIONS = (
     Param("failback", "boolean", "Move back to the preferred node when it returns (default true)."),
     Param("comment", "string", "Free-text comment.", free_text=True),
 )
-TARGET = Param("node", "string", "Target node, e.g. pve2.", required=True)
+# The destination; `node` elsewhere is where a guest is now. Proxmox names it node.
+TARGET = Param("target", "string", "Destination node, e.g. pve2.", required=True, wire="node")
 
 TOOLS = (
     read(
@@ -97,7 +98,7 @@ TOOLS = (
         "Migrate via HA",
         "Ask the HA manager to live-migrate a managed guest to another node (containers restart). It"
         " answers at once; follow the move with pve_get_cluster_ha_status (state migrate, then started on"
-        " the target). Use this, not pve_migrate_*, for HA-managed guests.",
+        " the target). Use this, not pve_qemu_migrate or pve_lxc_migrate, for HA-managed guests.",
         "POST",
         "/cluster/ha/resources/{sid}/migrate",
         TARGET,

@@ -8,6 +8,7 @@ from pvemcp.catalog.guests import (
     DISK_STORAGE,
     FORCE_STOP,
     NEW_VMID,
+    NOT_DESTRUCTIVE,
     ONBOOT,
     POOL,
     START,
@@ -37,6 +38,7 @@ TOOLS = (
                 "Start a stopped {noun}. A running or locked one is refused by Proxmox.",
                 False,
                 alias="startContainer",
+                differs=NOT_DESTRUCTIVE,
             ),
             PowerAction(
                 "stop",
@@ -65,7 +67,9 @@ TOOLS = (
                 "Checkpoint the {noun} to disk (CRIU, experimental in Proxmox) and stop it; resume restores it.",
                 True,
             ),
-            PowerAction("resume", "Resume", "Restore a {noun} from its suspend checkpoint.", False),
+            PowerAction(
+                "resume", "Resume", "Restore a {noun} from its suspend checkpoint.", False, differs=NOT_DESTRUCTIVE
+            ),
         ),
     ),
     *admin_tools("lxc"),
@@ -139,6 +143,8 @@ TOOLS = (
         destructive=True,
         confirm=True,
         returns_task=True,
-        differs="Adds restart, so running containers can move (nandi's cannot).",
+        handler="migrate_guest",
+        differs="Adds restart, so running containers can move (nandi's cannot); refuses a call Proxmox would"
+        " fail (as pve_migration_preflight judges it) and names the call that works.",
     ),
 )

@@ -121,6 +121,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/nodes/{node}/storage"): "user=all",
     ("GET", "/nodes/{node}/storage/{storage}/status"): STORAGE_VISIBLE,
     ("GET", "/nodes/{node}/storage/{storage}/content"): STORAGE_VISIBLE,
+    ("GET", "/nodes/{node}/storage/{storage}/rrddata"): STORAGE_VISIBLE,
     ("POST", "/nodes/{node}/vzdump"): "user=all",
     ("GET", "/nodes/{node}/tasks"): "user=all",
     ("GET", "/nodes/{node}/tasks/{upid}/status"): "user=all",
@@ -165,6 +166,8 @@ _GUEST_RULES: dict[tuple[str, str], str] = {
     ("POST", "/{vmid}/firewall/rules"): "perm(/vms/{vmid}, [VM.Config.Network])",
     ("PUT", "/{vmid}/firewall/rules/{pos}"): "perm(/vms/{vmid}, [VM.Config.Network])",
     ("DELETE", "/{vmid}/firewall/rules/{pos}"): "perm(/vms/{vmid}, [VM.Config.Network])",
+    ("GET", "/{vmid}/firewall/options"): VM_AUDIT,
+    ("PUT", "/{vmid}/firewall/options"): "perm(/vms/{vmid}, [VM.Config.Network])",
     **{("POST", f"/{{vmid}}/status/{a}"): "perm(/vms/{vmid}, [VM.PowerMgmt])"
        for a in ("start", "stop", "shutdown", "reboot", "suspend", "resume")},
     ("DELETE", "/{vmid}"): "perm(/vms/{vmid}, [VM.Allocate])",
@@ -174,6 +177,7 @@ _GUEST_RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/{vmid}/snapshot/{snapname}"): "perm(/vms/{vmid}, [VM.Snapshot])",
     ("POST", "/{vmid}/snapshot/{snapname}/rollback"): "perm(/vms/{vmid}, [VM.Snapshot, VM.Snapshot.Rollback], any)",
     ("POST", "/{vmid}/migrate"): "perm(/vms/{vmid}, [VM.Migrate])",
+    ("GET", "/{vmid}/migrate"): "perm(/vms/{vmid}, [VM.Migrate])",
 }  # fmt: skip
 for _kind in GUEST_TYPES:
     for (_method, _tail), _rule in _GUEST_RULES.items():

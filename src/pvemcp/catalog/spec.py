@@ -173,6 +173,9 @@ class ToolSpec:
     asks_id: bool = False
     spans_nodes: bool = False
     missing: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # An answer of the consolidated surface (catalog/fronts.py) with no tool of its own in nandi's listing:
+    # callable by name in every mode, listed as a tool only in the consolidated one, as an action there.
+    catalog_listing: bool = True
 
     @property
     def rest(self) -> Rest | None:

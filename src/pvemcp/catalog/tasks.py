@@ -75,6 +75,7 @@ TOOLS = (
             Param("start", "integer", "First line to return (0-based).", minimum=0),
             Param("limit", "integer", "Maximum number of lines (default 50).", minimum=1, maximum=5000),
         ),
+        handler="task_log",
     ),
     ToolSpec(
         name="pve_list_cluster_tasks",

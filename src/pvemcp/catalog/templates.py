@@ -107,6 +107,8 @@ TOOLS = (
         params=(NODE_FOR_GUEST, VMID),
         destructive=True,
         confirm=True,
+        aliases=("pve_qemu_create_template",),
         returns_task=True,
+        differs="One tool for the call nandi offers twice: pve_qemu_create_template (category qemu) is its alias.",
     ),
 )

@@ -8,6 +8,7 @@ import textwrap
 from collections import Counter
 
 from pvemcp.catalog import ALL_TOOLS, CATEGORIES
+from pvemcp.catalog.fronts import CANONICAL, FRONTS, STANDALONE
 from pvemcp.catalog.spec import Module, Tier, ToolSpec
 from pvemcp.config.table import SECTIONS, SETTINGS, Section, Setting
 from pvemcp.server.inventory import Inventory, Policy
@@ -49,6 +50,36 @@ def _endpoint(spec: ToolSpec) -> str:
     return f"`{spec.method} {spec.path}`" + (f" (via {spec.handler})" if spec.handler else "")
 
 
+def _place(spec: ToolSpec) -> str:
+    """Where an operation sits on the consolidated surface: `front` action, and the selector that picks it."""
+    if spec.name in STANDALONE:
+        return f"`{spec.name}` (as it is)"
+    front, action, picks = CANONICAL[spec.name]
+    chosen = "".join(f", {key} {value}" if key == "timeframe" else f" ({value})" for key, value in picks.items())
+    return f"`{front}` {action}{chosen}"
+
+
+def _consolidated() -> list[str]:
+    lines = [
+        "## Consolidated surface (PVE_TOOL_MODE=consolidated, the default)",
+        "",
+        "Each tool takes an `action`; guest actions pick the VM or container operation from the vmid (`type` when"
+        " creating), metrics from `timeframe`. An action is listed only when the policy exposes its operation;"
+        " every operation below is also callable by its own name in both modes.",
+        "",
+        _row(["tool", "actions → operations"]),
+        _row(["---", "---"]),
+    ]
+    for front in FRONTS:
+        cells = []
+        for action in front.actions:
+            ops = " / ".join(f"`{op}`" for op in dict.fromkeys(action.ops.values()))
+            cells.append(f"{action.name} → {ops}")
+        lines.append(_row([f"`{front.name}`<br>{front.title}", "<br>".join(cells)]))
+    lines.append(_row([" / ".join(f"`{name}`" for name in STANDALONE), "listed as it is"]))
+    return [*lines, ""]
+
+
 def render_markdown() -> str:
     lines = [
         "# pvemcp tools",
@@ -56,6 +87,7 @@ def render_markdown() -> str:
         "Generated from the catalog by `pvemcp tools --markdown`; do not edit by hand.",
         "Flags: D destructive, C needs confirm=true, I idempotent. Tiers: RO read-only, RX read-execute, F full.",
         "",
+        *_consolidated(),
         "## Counts",
         "",
         _row(["category", "tools", "core / advanced", "RO / RX / F", "confirm", "aliases"]),
@@ -93,8 +125,9 @@ def render_markdown() -> str:
             cells.append(f"{len(inventory) - aliases} + {aliases}")
         lines.append(_row(cells))
     for category in CATEGORIES:
-        lines += ["", f"## {category}", "", _row(["tool", "tier", "module", "flags", "endpoint", "description"])]
-        lines.append(_row(["---"] * 6))
+        header = ["tool", "tier", "module", "flags", "endpoint", "consolidated", "description"]
+        lines += ["", f"## {category}", "", _row(header)]
+        lines.append(_row(["---"] * len(header)))
         for spec in (s for s in ALL_TOOLS if s.category == category):
             name = f"`{spec.name}`" + "".join(f"<br>alias `{a}`" for a in spec.aliases)
             lines.append(
@@ -105,6 +138,7 @@ def render_markdown() -> str:
                         spec.module.value,
                         _flags(spec),
                         _endpoint(spec),
+                        _place(spec),
                         spec.description.replace("|", "\\|"),
                     ]
                 )
@@ -190,8 +224,33 @@ def render_settings(section: Section) -> str:
     return "\n".join(lines) + "\n"
 
 
+LISTING_BLOCK = re.compile(r"(<!-- listing -->\n)(?P<body>.*?)(<!-- /listing -->)", re.DOTALL)
+
+
+def render_listing_sizes() -> str:
+    """tools/list per mode and tier: tools, bytes of compact JSON and tokens estimated as bytes / 4."""
+    import json
+
+    from pvemcp.server.fronts import Fronts
+    from pvemcp.server.listing import build_listing
+
+    lines = [_row(["PVE_ACCESS_TIER, module", "consolidated", "catalog"]), "|---|---:|---:|"]
+    for tier, module in ((Tier.READ_ONLY, Module.CORE), (Tier.READ_EXECUTE, Module.CORE), (Tier.FULL, Module.ADVANCED)):
+        cells = [f"{tier.label}, {module.value}" + (" (default)" if tier is Tier.READ_ONLY else "")]
+        for mode in ("consolidated", "catalog"):
+            inventory = Inventory(Policy(tier=tier, module=module, ssh=tier is Tier.FULL, mode=mode))
+            tools = Fronts(inventory).tools if mode == "consolidated" else build_listing(inventory)
+            dumped = [t.model_dump(by_alias=True, mode="json", exclude_none=True) for t in tools]
+            size = len(json.dumps(dumped, separators=(",", ":"), ensure_ascii=False).encode())
+            cells.append(f"{len(tools)} tools, {size:,} B (~{size / 4 / 1000:.1f}k tokens)")
+        lines.append(_row(cells))
+    return "\n".join(lines) + "\n"
+
+
 def update_readme(text: str) -> str:
-    """The README with every `<!-- settings:SECTION -->` … `<!-- /settings -->` block generated anew."""
+    """The README with every `<!-- settings:SECTION -->` … `<!-- /settings -->` block generated anew, and the
+    listing sizes (`<!-- listing -->`)."""
+    text = LISTING_BLOCK.sub(lambda m: m.group(1) + render_listing_sizes() + m.group(3), text)
 
     def block(match: re.Match[str]) -> str:
         sections: dict[str, Section] = {name: name for name in SECTIONS}

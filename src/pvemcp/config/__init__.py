@@ -262,6 +262,7 @@ def read_config(
         whitelist=values.raw("PVE_TOOL_WHITELIST"),
         blacklist=values.raw("PVE_TOOL_BLACKLIST"),
         aliases=values.raw("PVE_ALIASES"),
+        mode=values.choice("PVE_TOOL_MODE"),
     )
     problems.extend(policy_problems)
     level = LOG_LEVELS[values.choice("PVE_LOG_LEVEL")]

@@ -140,6 +140,13 @@ SETTINGS: tuple[Setting, ...] = (
         default="read-only",
         setup=True,
     ),
+    _choice(
+        "PVE_TOOL_MODE",
+        C,
+        "`consolidated`: about twenty tools named for what an admin asks, each with actions; `catalog`: one tool"
+        " per Proxmox operation, as nandi-proxmox-mcp lists them. Every tool name is callable in both",
+        ("consolidated", "catalog"),
+    ),
     _text(
         "PVE_MODULE_MODE",
         C,

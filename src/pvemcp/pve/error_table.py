@@ -19,6 +19,11 @@ WHEN: dict[ErrorCode, str] = {
         'Proxmox answered 404, or 500 with "does not exist" / "no such" in its message (PVE\'s usual way of'
         " saying a guest, node, storage or task is missing)."
     ),
+    E.TASK_NOT_FOUND: (
+        'Proxmox answered 400 "upid: no such task": the UPID is well-formed but the node has no such task (from'
+        ' another cluster or node). Its log answers one line "unable to open file" instead, which'
+        " pve_get_task_log reports the same way; so does a read of a task of a guest outside the scope."
+    ),
     E.PROXMOX_REQUEST_REJECTED: (
         "Proxmox answered another 4xx (400: a parameter failed its checks, named in `details.errors`) or 501."
     ),
@@ -115,7 +120,7 @@ REFUSAL_HINTS: dict[ErrorCode, str] = {
     E.GUEST_NOT_FOUND: "List guests with pve_list_cluster_resources (type vm) and use one of their vmids.",
     E.TASK_FAILED: "Read the log lines in details; fix the cause in Proxmox before running the task again.",
     E.INTERNAL_ERROR: "A bug in pvemcp, not in the request. Report it with the server's log line.",
-    E.CONTAINER_NOT_RUNNING: "Start the container (pve_lxc_start) if the user wants that, then call again.",
+    E.CONTAINER_NOT_RUNNING: "Start the container (pve_start_lxc_container) if the user wants that, then call again.",
     E.DIAGNOSTIC_COMMAND_NOT_ALLOWED: (
         "Use one of the allowed commands listed in the message exactly, or pve_exec_in_container (full tier,"
         " confirmed) for anything else."

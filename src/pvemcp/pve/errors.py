@@ -5,6 +5,7 @@ The tree::
     PveMcpError                      code, message, hint (+ HTTP status, details)
     ├── ProxmoxApiError              Proxmox answered, but not with success
     │     PROXMOX_AUTH_FAILED (401)  PROXMOX_ACL_FORBIDDEN (403)  PROXMOX_NOT_FOUND (404, "does not exist")
+    │     TASK_NOT_FOUND (400 "upid: no such task")
     │     PROXMOX_REQUEST_REJECTED (other 4xx)  PROXMOX_SERVER_ERROR (5xx)  PROXMOX_INVALID_RESPONSE (not JSON)
     │     QEMU_GUEST_AGENT_UNAVAILABLE  CLOUDINIT_UNAVAILABLE (5xx in PVE's words for those)
     ├── ProxmoxTransportError        Proxmox was not reached or did not answer in time
@@ -33,6 +34,7 @@ class ErrorCode(StrEnum):
     PROXMOX_AUTH_FAILED = "PROXMOX_AUTH_FAILED"
     PROXMOX_ACL_FORBIDDEN = "PROXMOX_ACL_FORBIDDEN"
     PROXMOX_NOT_FOUND = "PROXMOX_NOT_FOUND"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
     PROXMOX_REQUEST_REJECTED = "PROXMOX_REQUEST_REJECTED"
     PROXMOX_SERVER_ERROR = "PROXMOX_SERVER_ERROR"
     PROXMOX_INVALID_RESPONSE = "PROXMOX_INVALID_RESPONSE"
@@ -128,7 +130,14 @@ API_HINTS: dict[ErrorCode, str] = {
         "The node, guest, storage or task does not exist (or not on that node). List it first, e.g. with"
         " pve_list_cluster_resources."
     ),
-    ErrorCode.PROXMOX_REQUEST_REJECTED: "Proxmox rejected the parameters; fix the ones named in the details.",
+    ErrorCode.TASK_NOT_FOUND: (
+        "The node has no task with this UPID: it comes from another cluster or node, or was mistyped. Find the"
+        " task with pve_list_cluster_tasks, or pve_list_tasks for one node, and pass its upid exactly."
+    ),
+    ErrorCode.PROXMOX_REQUEST_REJECTED: (
+        "Proxmox refused the request as sent. On 400, fix the parameters the message names (details.errors"
+        " lists them); on 501, this Proxmox version has no such endpoint or method, so a retry will not help."
+    ),
     ErrorCode.PROXMOX_SERVER_ERROR: (
         "Proxmox could not carry out the request; the message says why. Check the guest's state or the"
         " task log before retrying."

@@ -125,6 +125,8 @@ def classify_status(status: int, message: str, path: str = "") -> ErrorCode:
         return ErrorCode.PROXMOX_ACL_FORBIDDEN
     if status == 404:
         return ErrorCode.PROXMOX_NOT_FOUND
+    if status == 400 and "upid: no such task" in message.lower():  # PVE::API2::Tasks: the task file is missing
+        return ErrorCode.TASK_NOT_FOUND
     if 400 <= status < 500 or status == 501:
         return ErrorCode.PROXMOX_REQUEST_REJECTED
     lowered = message.lower()

@@ -22,15 +22,24 @@ from pvemcp.server.resources import ResourceHandlers
 
 INSTRUCTIONS = """\
 pvemcp operates a Proxmox VE cluster through its API.
-- Start with pve_list_cluster_resources: one call lists every guest, node and storage.
+- {start}
 - Guest tools take vmid; node is optional and found from the vmid.
 - Tools run within the configured access tier (read-only, read-execute or full); tools above it are absent.
 - {confirmation}
 - pve_preview shows what a call would do (requests, policy verdict, config diff) without doing it.
 - Tools that start a task wait for it (wait_seconds, default 30; 0 returns at once) and return task \
-{{upid, status, exitstatus, duration_s}}. If the wait ran out the task is still running: follow it with \
-pve_wait_task. A failed task is TASK_FAILED with its log tail. Cancelling a call stops the wait, not the task.
+{{upid, {task_state}, exitstatus, duration_s}}. If the wait ran out the task is still running: follow it with \
+{wait}. A failed task is TASK_FAILED with its log tail. Cancelling a call stops the wait, not the task.
 - Errors come back as {{code, message, hint}}: the message keeps Proxmox's own words; follow the hint."""
+
+START = {
+    "catalog": "Start with pve_list_cluster_resources: one call lists every guest, node and storage.",
+    "consolidated": "Start with pve_inventory (what exists, where) or pve_health (what needs attention). Each"
+    " tool takes an action; an action's own arguments are listed in the tool's description. Results are concise"
+    " (readable sizes and times, percentages, true/false); response_format=detailed gives Proxmox's own fields.",
+}
+WAIT = {"catalog": "pve_wait_task", "consolidated": "pve_task action wait"}
+TASK_STATE = {"catalog": "status", "consolidated": "task_state"}
 
 CONFIRMATION = {
     ConfirmMode.AUTO: "Destructive tools need confirmation. Ask the user first, naming the guest and the effect, and"
@@ -74,8 +83,10 @@ class LazyStateCodec:
         return self._cipher().unseal(token)
 
 
-def instructions(mode: ConfirmMode) -> str:
-    return INSTRUCTIONS.format(confirmation=CONFIRMATION[mode])
+def instructions(mode: ConfirmMode, tools: str = "catalog") -> str:
+    return INSTRUCTIONS.format(
+        confirmation=CONFIRMATION[mode], start=START[tools], wait=WAIT[tools], task_state=TASK_STATE[tools]
+    )
 
 
 def call_context(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams, caller: str) -> CallContext:
@@ -148,7 +159,7 @@ def build_server(
         "pvemcp",
         version=__version__,
         title="Proxmox VE",
-        instructions=instructions(runtime.confirm_mode),
+        instructions=instructions(runtime.confirm_mode, runtime.inventory.policy.mode),
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
         on_list_prompts=on_list_prompts if offered else None,

@@ -28,12 +28,14 @@ from pvemcp.server.access import Grant, narrowed_scope
 from pvemcp.server.call import Call, redacted
 from pvemcp.server.confirm import ConfirmMode, confirm
 from pvemcp.server.context import CallContext, RealClock, WaitClock
+from pvemcp.server.fronts import Fronts, Routed, present
 from pvemcp.server.guard import EmptyRead
-from pvemcp.server.handlers import HANDLERS
-from pvemcp.server.inventory import Inventory
+from pvemcp.server.handlers import HANDLERS, PRECHECKS
+from pvemcp.server.inventory import Exposed, Inventory
 from pvemcp.server.listing import build_listing
 from pvemcp.server.plan import Plan, Planner, plan, reach
 from pvemcp.server.preview import preview
+from pvemcp.server.recovery import explain
 from pvemcp.server.resolve import GuestLocator, GuestRef, fill_location
 from pvemcp.server.scope import Scope, filter_result, guest_homes
 from pvemcp.server.scoped_client import ScopedClient
@@ -84,6 +86,7 @@ class Runtime:
     observe: Observer | None = None  # told of every finished call (HTTP metrics)
     locator: GuestLocator = field(init=False)
     validators: dict[str, ArgumentValidator] = field(init=False)
+    fronts: Fronts = field(init=False)
     tools: list[types.Tool] = field(init=False)
     _views: dict[object, Runtime] = field(init=False)
 
@@ -91,8 +94,14 @@ class Runtime:
         self.locator = GuestLocator(self.client)
         specs = {exposed.spec.name: exposed.spec for exposed in self.inventory.by_name.values()}
         self.validators = {name: ArgumentValidator(spec) for name, spec in specs.items()}
-        self.tools = build_listing(self.inventory)
+        self._list()
         self._views = {}
+
+    def _list(self) -> None:
+        """The fronts over this inventory, and what tools/list shows in the policy's mode."""
+        self.fronts = Fronts(self.inventory)
+        consolidated = self.inventory.policy.mode == "consolidated"
+        self.tools = self.fronts.tools if consolidated else build_listing(self.inventory)
 
     def for_caller(self, grant: Grant | None) -> Runtime:
         """This runtime as one caller sees it: its tier and scope narrowed by the grant.
@@ -108,14 +117,27 @@ class Runtime:
             view = copy.copy(self)
             view.inventory = Inventory(replace(policy, tier=min(policy.tier, grant.tier)), self.inventory.catalog)
             view.scope = narrowed_scope(self.scope, grant)
-            view.tools = self.tools if len(view.inventory) == len(self.inventory) else build_listing(view.inventory)
+            if len(view.inventory) != len(self.inventory):
+                view._list()
             view._views = {}
             self._views[grant.key] = view
         return view
 
+    async def precheck(self, plan: Plan, client: Upstream, ctx: CallContext) -> None:
+        """What must hold before anyone is asked to confirm the call (a migration's preflight); raises if not."""
+        check = PRECHECKS.get(plan.spec.handler or "")
+        if check is not None:
+            await check(self._call(plan, client, ctx))
+
     async def execute(self, plan: Plan, client: Upstream, ctx: CallContext) -> Any:
         """Run the tool's handler with exactly what it may use; pvemcp's own tools get this Runtime too."""
-        call = Call(
+        call = self._call(plan, client, ctx)
+        name = plan.spec.handler or "rest"
+        own = OWN_HANDLERS.get(name)
+        return await (own(self, call) if own is not None else HANDLERS[name](call))
+
+    def _call(self, plan: Plan, client: Upstream, ctx: CallContext) -> Call:
+        return Call(
             plan.spec,
             plan.args,
             client,
@@ -127,9 +149,6 @@ class Runtime:
             self.max_result_bytes,
             plan.target,
         )
-        name = plan.spec.handler or "rest"
-        own = OWN_HANDLERS.get(name)
-        return await (own(self, call) if own is not None else HANDLERS[name](call))
 
     def audited(self, spec: ToolSpec) -> bool:
         """Writes, and commands run on a node over SSH, are audited; reads only with PVE_AUDIT_READS."""
@@ -156,6 +175,11 @@ class Attempt:
     upid: str | None = None
     approval: str | None = None
     note: str | None = None
+    via: str | None = None  # the consolidated tool and action it was called through
+
+    @property
+    def called_as(self) -> str:
+        return self.via or self.name
 
     def entry(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -166,6 +190,8 @@ class Attempt:
         }
         if self.name != self.spec.name:
             entry["alias_of"] = self.spec.name
+        if self.via is not None:
+            entry["via"] = self.via
         if self.target is not None:
             entry["target"] = {"vmid": self.target.vmid, "node": self.target.node, "name": self.target.name}
         optional = {"code": self.code, "upid": self.upid, "approval": self.approval, "note": self.note}
@@ -191,6 +217,13 @@ async def call_tool(
 ) -> types.CallToolResult | types.InputRequiredResult:
     ctx = ctx or CallContext()
     exposed = runtime.inventory.get(name)
+    routed: Routed | None = None
+    if exposed is None and name in runtime.fronts:
+        try:
+            routed = await runtime.fronts.route(name, arguments or {}, runtime.scope, runtime.locator)
+        except PveMcpError as exc:
+            return shaping.failure(exc)
+        exposed, name, arguments = Exposed(routed.spec), routed.spec.name, routed.args
     if exposed is None:  # a hidden tool answers exactly like one that does not exist
         hidden = BY_NAME.get(name)
         if hidden is not None and runtime.audited(hidden):
@@ -201,15 +234,20 @@ async def call_tool(
         raise unknown_tool(name)
     spec = exposed.spec
     attempt = Attempt(name, spec, arguments or {}, ctx)
+    if routed is not None:
+        attempt.via = f"{routed.front} action={routed.action}"
     try:
         result = await _run(runtime, attempt, ctx)
         if isinstance(result, types.InputRequiredResult):
             attempt.outcome = "asked"
             return result
+        if routed is not None:
+            result = present(runtime.fronts, routed, result)
         return shaping.success(result)
     except PveMcpError as exc:
         attempt.failed(exc)
-        return shaping.failure(exc)
+        said = await explain(exc, spec, attempt.arguments, runtime.client, runtime.scope)  # what exists instead
+        return shaping.failure(runtime.fronts.explain(said) if routed is not None else said)
     except anyio.get_cancelled_exc_class():
         attempt.outcome = "cancelled"
         if attempt.upid:
@@ -233,10 +271,12 @@ async def call_tool(
         if runtime.observe is not None:
             runtime.observe(spec.name, attempt.outcome, attempt.code, elapsed)
         alias = f" alias_of={spec.name}" if exposed.alias_of else ""
+        via = f" via={attempt.via.replace(' ', ':')}" if attempt.via else ""
         log.info(
-            "call tool=%s%s caller=%s outcome=%s duration_ms=%.1f",
+            "call tool=%s%s%s caller=%s outcome=%s duration_ms=%.1f",
             name,
             alias,
+            via,
             ctx.caller,
             attempt.code or attempt.outcome,
             elapsed * 1000,
@@ -250,6 +290,8 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
     # A call resuming after the human's answer compares the confirmed guest first, so a VM replaced by a
     # container under the same vmid reads as TARGET_CHANGED rather than as a type mismatch.
     resumed = ctx.request_state is not None
+    given = dict(args)
+    located = "node" in spec.placeholders and args.get("node") is None and args.get("vmid") is not None
     try:
         planned = await plan(runtime, spec, args, locate=not resumed)
     except EmptyRead:  # a list filtered by a guest outside the scope: empty, as for an unknown guest
@@ -259,7 +301,11 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
     async def relocate() -> GuestRef | None:
         return await reach(runtime, spec, args)
 
-    approval = await confirm(runtime.confirm_mode, spec, attempt.name, args, planned.target, ctx, relocate)
+    if spec.confirm and not resumed:
+        await runtime.precheck(
+            planned, ScopedClient(runtime.client, runtime.scope, runtime.locator, planned.begun), ctx
+        )
+    approval = await confirm(runtime.confirm_mode, spec, attempt.called_as, args, planned.target, ctx, relocate)
     if isinstance(approval, types.InputRequiredResult):
         return approval
     if resumed:
@@ -267,14 +313,41 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
     if approval.by != "not-needed":
         attempt.approval = approval.by
     # Every request the handler sends passes the guard again; guests read since planning began count as fresh.
-    data = await runtime.execute(
-        planned, ScopedClient(runtime.client, runtime.scope, runtime.locator, planned.begun), ctx
-    )
+    try:
+        data = await runtime.execute(
+            planned, ScopedClient(runtime.client, runtime.scope, runtime.locator, planned.begun), ctx
+        )
+    except PveMcpError as exc:
+        if not (exc.code is ErrorCode.PROXMOX_NOT_FOUND and spec.read_only and located):
+            raise
+        # The guest moved since its location was cached (a migration, HA): read where it is now, once.
+        runtime.locator.forget()
+        planned = await plan(runtime, spec, dict(given))
+        data = await runtime.execute(
+            planned, ScopedClient(runtime.client, runtime.scope, runtime.locator, planned.begun), ctx
+        )
+    finally:
+        if moves(spec):
+            runtime.locator.forget()
     if spec.returns_task and isinstance(data, Mapping) and isinstance(data.get("upid"), str):
         attempt.upid = str(data["upid"])
         data = await follow(runtime.client, runtime.clock, data, args, ctx)
     data = filter_result(runtime.scope, spec, data, await guest_homes(runtime.scope, runtime.locator, data))
     return shaping.shape(spec, args, data, runtime.max_result_bytes)
+
+
+def moves(spec: ToolSpec) -> bool:
+    """Moves or removes a guest (migrate, HA migrate or relocate, delete, restore over it): the cached
+    locations are forgotten after it, whatever its outcome."""
+    rest = spec.rest
+    if rest is None or rest.method == "GET":
+        return False
+    path = rest.path
+    return (
+        path.endswith(("/migrate", "/relocate"))
+        or (rest.method == "DELETE" and path.endswith("/{vmid}"))
+        or (spec.category == "backup" and path.endswith(("/qemu", "/lxc")))
+    )
 
 
 async def _audit(runtime: Runtime, attempt: Attempt) -> None:

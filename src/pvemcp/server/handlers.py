@@ -7,6 +7,7 @@ from typing import Any
 from pvemcp.pve import wire
 from pvemcp.server.call import Call, Handler, api_params
 from pvemcp.server.composites import HANDLERS as COMPOSITES
+from pvemcp.server.composites import PRECHECKS
 
 
 async def rest(call: Call) -> Any:
@@ -38,3 +39,5 @@ HANDLERS: dict[str, Handler] = {
     "legacy_list_guests": legacy_list_guests,
     **COMPOSITES,
 }
+
+__all__ = ["HANDLERS", "PRECHECKS"]

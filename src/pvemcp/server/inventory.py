@@ -19,7 +19,7 @@ start-up.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +28,9 @@ from pvemcp.catalog.spec import Module, Tier, ToolSpec
 
 AliasMode = Literal["listed", "hidden", "off"]
 ALIAS_MODES: tuple[AliasMode, ...] = ("listed", "hidden", "off")
+# consolidated: the tools of catalog/fronts.py are listed, each a front over the catalog's operations;
+# catalog: one tool per operation. Every catalog name and alias is callable in both.
+ToolMode = Literal["consolidated", "catalog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,7 @@ class Policy:
     whitelist: frozenset[str] = frozenset()
     blacklist: frozenset[str] = frozenset()
     aliases: AliasMode = "listed"
+    mode: ToolMode = "catalog"
     ssh: bool = False  # the SSH channel is configured (config.ssh_settings); without it the SSH tools are hidden
 
 
@@ -66,6 +70,7 @@ def parse_policy(
     whitelist: str | None,
     blacklist: str | None,
     aliases: str | None = None,
+    mode: str = "catalog",
     catalog: Sequence[ToolSpec] = ALL_TOOLS,
 ) -> tuple[Policy, list[str]]:
     """Build a Policy from settings text; return it with every problem found (empty when valid)."""
@@ -113,6 +118,7 @@ def parse_policy(
         elif mode != "listed":
             problems.append(f"PVE_ALIASES={aliases!r} is not one of listed, hidden, off{_suggest(mode, ALIAS_MODES)}")
     policy = Policy(
+        mode="consolidated" if mode == "consolidated" else "catalog",
         aliases=alias_mode,
         tier=parsed_tier,
         module=parsed_module,
@@ -140,6 +146,17 @@ def hidden_by(spec: ToolSpec, policy: Policy) -> str | None:
     return None
 
 
+# Why a filter hides a tool, in words for the assistant (pve_preview, a consolidated tool's hidden action).
+HIDDEN: dict[str, Callable[[ToolSpec, Policy], str]] = {
+    "tier": lambda s, p: f"it needs the {s.tier.label} access tier; this server runs at {p.tier.label}",
+    "ssh": lambda s, p: "it runs over SSH, which this server has not configured (PROXMOX_SSH_*, PVE_SSH)",
+    "module": lambda s, p: "it is an advanced tool; this server runs PVE_MODULE_MODE=core",
+    "categories": lambda s, p: f"its category {s.category} is not in PVE_CATEGORIES",
+    "whitelist": lambda s, p: "it is not in PVE_TOOL_WHITELIST",
+    "blacklist": lambda s, p: "PVE_TOOL_BLACKLIST removes it",
+}
+
+
 @dataclass(slots=True)
 class Inventory:
     """The exposed tools for one policy, in catalog order with each alias after its tool."""
@@ -159,9 +176,10 @@ class Inventory:
                     self.by_name[alias] = Exposed(spec, alias_of=spec.name)
 
     def listed(self) -> list[tuple[str, Exposed]]:
-        """What tools/list shows: hidden aliases stay callable but unlisted."""
+        """What tools/list shows in catalog mode: hidden aliases and the consolidated surface's own answers
+        stay callable but unlisted."""
         hide = self.policy.aliases != "listed"
-        return [(name, e) for name, e in self.by_name.items() if not (hide and e.alias_of)]
+        return [(name, e) for name, e in self.by_name.items() if e.spec.catalog_listing and not (hide and e.alias_of)]
 
     def get(self, name: str) -> Exposed | None:
         return self.by_name.get(name)
@@ -170,4 +188,4 @@ class Inventory:
         return len(self.by_name)
 
 
-__all__ = ["CATEGORIES", "Exposed", "Inventory", "Policy", "hidden_by", "parse_policy", "split_csv"]
+__all__ = ["CATEGORIES", "HIDDEN", "Exposed", "Inventory", "Policy", "hidden_by", "parse_policy", "split_csv"]

@@ -3,7 +3,8 @@
 Paged tools return `{items, count, total, next_cursor?}`. A page ends at `limit` items or when the next
 item would push the answer past the budget (PVE_RESULT_MAX_BYTES), whichever comes first; the cursor
 names the offset and the query it belongs to, so a page is one upstream request and walking the cursor
-returns every item exactly once. Anything else that is too big is cut and says so.
+returns every item exactly once. `fields` naming a key no item has is refused, with the keys there are.
+Anything else that is too big is cut and says so.
 """
 
 from __future__ import annotations
@@ -52,6 +53,23 @@ def _sort_key(key: str) -> Any:
     return by
 
 
+def check_fields(items: list[Any], fields: list[str] | None) -> None:
+    """Refuse keys no item has: dropping them silently reads as "these items have no such value"."""
+    if not fields:
+        return
+    present = {key for item in items if isinstance(item, dict) for key in item}
+    unknown = [name for name in dict.fromkeys(fields) if name not in present]
+    if not present or not unknown:
+        return  # an empty page has no keys to check against
+    valid = sorted(present)
+    raise ToolCallError(
+        ErrorCode.TOOL_INPUT_REJECTED,
+        f"fields names keys no item has: {', '.join(unknown)}.",
+        f"Pass only keys the items have: {', '.join(valid)}; or leave fields out for all of them.",
+        details={"unknown_fields": unknown, "valid_fields": valid},
+    )
+
+
 def project(items: list[Any], fields: list[str] | None) -> list[Any]:
     if not fields:
         return items
@@ -61,6 +79,7 @@ def project(items: list[Any], fields: list[str] | None) -> list[Any]:
 
 def page(spec: ToolSpec, args: Mapping[str, Any], items: list[Any], max_bytes: int) -> dict[str, Any]:
     """One page of a list result, within `limit` and the byte budget."""
+    check_fields(items, args.get("fields"))
     if spec.page_key:
         items = sorted(items, key=_sort_key(spec.page_key))
     start = _offset(spec, args)

@@ -19,6 +19,7 @@ from pvemcp.pve.errors import ErrorCode, ToolCallError
 from pvemcp.pve.upstream import Upstream
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
+from pvemcp.server.fronts import Fronts
 from pvemcp.server.guard import guard
 from pvemcp.server.inventory import Inventory
 from pvemcp.server.resolve import GuestRef, Locator, fill_location
@@ -50,6 +51,8 @@ class Planner(Protocol):
     def locator(self) -> Locator: ...
     @property
     def confirm_mode(self) -> ConfirmMode: ...
+    @property
+    def fronts(self) -> Fronts: ...
 
     async def execute(self, plan: Plan, client: Upstream, ctx: CallContext) -> Any:
         """Run the tool's handler for a planned (and, where needed, confirmed) call, sending through `client`."""

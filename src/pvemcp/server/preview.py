@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pvemcp.catalog import BY_NAME
+from pvemcp.catalog.fronts import BY_FRONT
 from pvemcp.catalog.spec import WAIT_DEFAULT, ToolSpec
 from pvemcp.pve import wire
 from pvemcp.pve.errors import ErrorCode, PveMcpError, ToolCallError
@@ -23,7 +24,7 @@ from pvemcp.server.call import CONTROL_ARGS, REDACTED, Call, is_secret, redacted
 from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.guard import EmptyRead
-from pvemcp.server.inventory import Inventory, Policy, hidden_by
+from pvemcp.server.inventory import HIDDEN, Inventory, hidden_by
 from pvemcp.server.plan import Plan, Planner, plan
 from pvemcp.server.rawpath import raw_request
 from pvemcp.server.validation import ArgumentValidator
@@ -31,15 +32,6 @@ from pvemcp.server.validation import ArgumentValidator
 REFUSAL_KEYS = {ErrorCode.OUT_OF_SCOPE: "out_of_scope", ErrorCode.PROTECTED_GUEST: "protected"}
 # Parameters that steer the update itself rather than set a key of the object.
 NOT_KEYS = frozenset({"digest", "delete", "moveto", "append", "allow-move"})
-
-HIDDEN: dict[str, Callable[[ToolSpec, Policy], str]] = {
-    "tier": lambda s, p: f"it needs the {s.tier.label} access tier; this server runs at {p.tier.label}",
-    "ssh": lambda s, p: "it runs over SSH, which this server has not configured (PROXMOX_SSH_*, PVE_SSH)",
-    "module": lambda s, p: "it is an advanced tool; this server runs PVE_MODULE_MODE=core",
-    "categories": lambda s, p: f"its category {s.category} is not in PVE_CATEGORIES",
-    "whitelist": lambda s, p: "it is not in PVE_TOOL_WHITELIST",
-    "blacklist": lambda s, p: "PVE_TOOL_BLACKLIST removes it",
-}
 
 
 class Recorder(Shortcuts):
@@ -129,6 +121,7 @@ SOURCES: dict[str, Source] = {
     "/storage/{storage}": SAME,
     "/cluster/backup/{id}": SAME,
     "/cluster/firewall/options": SAME,
+    "/nodes/{node}/{guest_type}/{vmid}/firewall/options": SAME,
     "/nodes/{node}/network/{iface}": SAME,
     "/cluster/firewall/rules/{pos}": Source("/cluster/firewall/rules", pick="pos"),
     "/nodes/{node}/{guest_type}/{vmid}/firewall/rules/{pos}": Source(
@@ -220,10 +213,11 @@ def verdict_for(
 
 
 async def planned_requests(
-    planner: Planner, call: Call, planned: Plan, allowed: bool, notes: list[str]
+    planner: Planner, call: Call, planned: Plan, verdict: dict[str, Any], notes: list[str]
 ) -> list[dict[str, Any]]:
-    """The requests the call sends: a write tool's handler runs on the recorder when it is allowed."""
-    spec, args = planned.spec, planned.args
+    """The requests the call sends: a write tool's handler runs on the recorder when it is allowed. A handler that
+    refuses the call (its own checks, e.g. a migration's preflight) turns the verdict into "would be refused"."""
+    spec, args, allowed = planned.spec, planned.args, verdict["allowed"]
     if spec.ssh:  # described in `ssh_commands`, never run: a preview executes nothing on a node
         notes.append("Runs over SSH on the node, not through the Proxmox API; ssh_commands are the exact argv.")
         return []
@@ -238,6 +232,12 @@ async def planned_requests(
     recorder = Recorder(call.client)
     try:
         await planner.execute(planned, recorder, call.ctx)
+    except ToolCallError as exc:  # refused before it writes anything: the real call would get the same answer
+        verdict.update(allowed=False, refused=True, reason=f"would be refused: {exc.message}", code=str(exc.code))
+        if exc.hint:
+            verdict["hint"] = exc.hint
+        notes.append("Its own checks refuse this call before it sends anything; the request is the one it aims at.")
+        return [main_request(spec, args)]
     except PveMcpError:
         raise  # the real call fails the same way
     except Exception:  # a handler that needed a write's answer: what it had sent so far is all we know
@@ -250,12 +250,19 @@ async def planned_requests(
 async def preview(planner: Planner, call: Call) -> dict[str, Any]:
     """pve_preview: describe the call `tool(arguments)` as this server would carry it out, and do nothing."""
     name = str(call.args["tool"])
+    arguments: Mapping[str, Any] = call.args.get("arguments") or {}
+    via = None
+    if planner.inventory.get(name) is None and name in BY_FRONT:  # a consolidated tool: its operation
+        routed = await planner.fronts.route(name, arguments, planner.scope, planner.locator, hidden_too=True)
+        name, arguments, via = routed.spec.name, routed.args, f"{routed.front} action={routed.action}"
     spec, hidden = _resolve(planner.inventory, name)
     validator = planner.validators.get(spec.name) or ArgumentValidator(spec)
-    args = validator.validate(call.args.get("arguments") or {})
+    args = validator.validate(arguments)
     result: dict[str, Any] = {"tool": spec.name}
     if name != spec.name:
         result["called_as"] = name
+    if via is not None:
+        result["via"] = via
     planned: Plan | None = None
     with contextlib.suppress(EmptyRead):
         planned = await plan(planner, spec, args, keep_refusal=True)
@@ -268,7 +275,7 @@ async def preview(planner: Planner, call: Call) -> dict[str, Any]:
         result["ssh_commands"] = planned_commands(spec.name, args)
     notes: list[str] = []
     # pvemcp answers an empty read without asking Proxmox
-    requests = [] if planned is None else await planned_requests(planner, call, planned, verdict["allowed"], notes)
+    requests = [] if planned is None else await planned_requests(planner, call, planned, verdict, notes)
     result["requests"] = [{**r, "params": redacted(r["params"])} for r in requests]
     if spec.returns_task:
         wait = int(args.get("wait_seconds", WAIT_DEFAULT))

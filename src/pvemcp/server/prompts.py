@@ -23,6 +23,9 @@ class Recipe:
     tools: tuple[str, ...]
     text: str
     argument: tuple[str, str] | None = None  # (name, description) of the one required argument
+    # The same workflow on the consolidated surface: the operations it reaches, and its text.
+    answers: tuple[str, ...] = ()
+    consolidated: str = ""
 
 
 RECIPES = (
@@ -37,6 +40,11 @@ RECIPES = (
         "3. pve_list_cluster_resources with type=storage: flag storages above 80% use or not available.\n"
         "4. pve_list_cluster_tasks: failed tasks (status other than OK) of the last day.\n"
         "Answer with a short verdict, then a table of problems ordered by urgency, each with the next step.",
+        answers=("pve_cluster_health",),
+        consolidated="Check the health of my Proxmox VE cluster.\n"
+        "Call pve_health once; look closer only at findings whose severity is critical or warning, with the call"
+        " each finding names in `next`.\n"
+        "Answer with a short verdict, then a table of problems ordered by urgency, each with the next step.",
     ),
     Recipe(
         "guest-inventory",
@@ -48,6 +56,12 @@ RECIPES = (
         "maxdisk,tags,template] (follow next_cursor if present).\n"
         "Answer with one table sorted by node then vmid (memory and disk in GiB), then totals per node and per "
         "state. Mention templates separately.",
+        answers=("pve_list_cluster_resources",),
+        consolidated="Build an inventory of every guest in my Proxmox VE cluster.\n"
+        "Call pve_inventory once with action=resources, type=vm and fields=[vmid,name,type,node,status,maxcpu,"
+        "mem,maxmem,maxdisk,tags,template] (follow next_cursor if present).\n"
+        "Answer with one table sorted by node then vmid, then totals per node and per state. Mention templates"
+        " separately.",
     ),
     Recipe(
         "backup-audit",
@@ -58,6 +72,13 @@ RECIPES = (
         "1. pve_list_cluster_backup_info: guests that no backup job covers.\n"
         "2. pve_list_backup_jobs: schedule, storage, mode, selection and retention of each job.\n"
         "3. pve_list_cluster_tasks: recent vzdump tasks and their status.\n"
+        "Answer with the unprotected guests first, then failed or missing runs, then job settings that look "
+        "risky (no retention, stop mode on production guests, one storage for everything).",
+        answers=("pve_list_cluster_backup_info", "pve_list_backup_jobs", "pve_list_cluster_tasks"),
+        consolidated="Audit the backups of my Proxmox VE cluster.\n"
+        "1. pve_inventory action=not_backed_up: guests that no backup job covers.\n"
+        "2. pve_backup action=jobs: schedule, storage, mode, selection and retention of each job.\n"
+        "3. pve_task action=recent: recent vzdump tasks and their exit status.\n"
         "Answer with the unprotected guests first, then failed or missing runs, then job settings that look "
         "risky (no retention, stop mode on production guests, one storage for everything).",
     ),
@@ -74,6 +95,12 @@ RECIPES = (
         "Explain what is wrong in plain words, the evidence, and the safest fix. Do not change anything "
         "without asking me first.",
         argument=("vmid", "The guest's VMID, e.g. 100."),
+        answers=("pve_diagnose_guest",),
+        consolidated="Troubleshoot guest {vmid} on my Proxmox VE cluster.\n"
+        "Call pve_guest with action=diagnose and vmid={vmid}: its state, node pressure, recent tasks and their"
+        " errors, config problems. Follow a finding's `next` only where the evidence is not clear yet.\n"
+        "Explain what is wrong in plain words, the evidence, and the safest fix. Do not change anything "
+        "without asking me first.",
     ),
 )
 
@@ -82,7 +109,12 @@ class Prompts:
     """The prompts one inventory supports, with their listing built once."""
 
     def __init__(self, inventory: Inventory) -> None:
-        self.recipes = {r.name: r for r in RECIPES if all(inventory.get(tool) for tool in r.tools)}
+        self.consolidated = inventory.policy.mode == "consolidated"
+        self.recipes = {
+            r.name: r
+            for r in RECIPES
+            if all(inventory.get(tool) for tool in (r.answers if self.consolidated else r.tools))
+        }
         self.listing = [
             types.Prompt(
                 name=r.name,
@@ -106,7 +138,7 @@ class Prompts:
             if not value.isdigit() or int(value) < 100:
                 raise MCPError(types.INVALID_PARAMS, f"Prompt {name} needs {key}: a VMID of 100 or more.")
             values[key] = value
-        text = recipe.text.format(**values)
+        text = (recipe.consolidated if self.consolidated else recipe.text).format(**values)
         return types.GetPromptResult(
             description=recipe.description,
             messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],

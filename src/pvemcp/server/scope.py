@@ -106,9 +106,9 @@ def unknown_node(node: str) -> PveMcpError:
 
 
 def unknown_task() -> PveMcpError:
-    """What Proxmox answers for a UPID it does not know."""
+    """What Proxmox answers for a UPID it does not know (pve/wire.py classifies it TASK_NOT_FOUND)."""
     return api_error(
-        ErrorCode.PROXMOX_REQUEST_REJECTED,
+        ErrorCode.TASK_NOT_FOUND,
         "Parameter verification failed: upid: no such task",
         status=400,
         details={"errors": {"upid": "no such task"}},

@@ -57,19 +57,69 @@ async def answer_unreadable(
     source: ReadStream[SessionMessage | Exception],
     sink: WriteStream[SessionMessage | Exception],
     replies: WriteStream[SessionMessage],
+    open_requests: OpenRequests | None = None,
 ) -> None:
-    """Pass every message from `source` to `sink`; answer the lines the transport could not read on `replies`."""
+    """Pass every message from `source` to `sink`; answer the lines the transport could not read on `replies`.
+
+    open_requests: when the input ends, the requests still being answered are waited for before the server is
+    told, since it cancels what is in flight once its input closes.
+    """
     import anyio
 
     try:
         async with sink:
             async for item in source:
                 if not isinstance(item, Exception):
+                    if open_requests is not None:
+                        open_requests.sent(item)
                     await sink.send(item)
                 elif (answer := answer_message(item)) is not None:
                     await replies.send(answer)
+            if open_requests is not None:
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    await open_requests.answered()
     except (anyio.ClosedResourceError, anyio.BrokenResourceError):
         return  # the server stopped reading or writing: the connection is over
+
+
+class OpenRequests:
+    """The requests read but not yet answered, for an input that ends before its answers are written."""
+
+    def __init__(self) -> None:
+        import anyio
+
+        self._ids: set[str | int] = set()
+        self._changed = anyio.Event()
+
+    def sent(self, item: SessionMessage) -> None:
+        import mcp_types as types
+
+        if isinstance(item.message, types.JSONRPCRequest):
+            self._ids.add(item.message.id)
+
+    def written(self, item: SessionMessage) -> None:
+        import anyio
+        import mcp_types as types
+
+        message = item.message
+        if isinstance(message, types.JSONRPCResponse | types.JSONRPCError) and message.id is not None:
+            self._ids.discard(message.id)
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    async def answered(self) -> None:
+        while self._ids:
+            await self._changed.wait()
+
+
+async def write_through(
+    answers: ReadStream[SessionMessage], out: WriteStream[SessionMessage], open_requests: OpenRequests
+) -> None:
+    """Write the server's messages out, noting each request answered."""
+    async with out:
+        async for item in answers:
+            await out.send(item)
+            open_requests.written(item)
 
 
 def answer_message(error: Exception) -> SessionMessage | None:
@@ -97,9 +147,17 @@ async def serve_lines(server: Server[Any]) -> None:
 
     async with stdio_server() as (read_stream, write_stream):
         sink, messages = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        answers, answered = anyio.create_memory_object_stream[SessionMessage](0)
+        open_requests = OpenRequests()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(answer_unreadable, read_stream, sink, write_stream)
-            await server.run(messages, write_stream, server.create_initialization_options())
+            tg.start_soon(write_through, answered, write_stream, open_requests)
+            tg.start_soon(answer_unreadable, read_stream, sink, write_stream, open_requests)
+            await server.run(messages, answers, server.create_initialization_options())
+            await answers.aclose()  # the server is done: so is the writer
+
+
+# How long answers to requests already read may take once a file on stdin has ended: a tool's longest task wait.
+DRAIN_SECONDS = 660
 
 
 async def stop_on_sigterm(scope: CancelScope) -> None:

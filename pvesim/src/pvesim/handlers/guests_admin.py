@@ -37,6 +37,7 @@ from .guest_options import (
     MIGRATE_LXC,
     MIGRATE_QEMU,
 )
+from .migration import ha_migrate
 
 KindHandler = Callable[[Call, GuestType], object]
 NOUN: dict[GuestType, str] = {"qemu": "VM", "lxc": "CT"}
@@ -349,6 +350,8 @@ def migrate(c: Call, kind: GuestType) -> object:
     mapping = _storage_map(c.opt_text("targetstorage" if kind == "qemu" else "target-storage"))
     for storeid in set(mapping.values()):
         storage_for(c.state, storeid, target, kind)
+    if guest.hastate not in (None, "ignored"):
+        return ha_migrate(c, guest, target)
     was_running = guest.running
     guest.lock = "migrate"
 

@@ -14,7 +14,17 @@ from ..errors import fail, param_error
 from ..params import Param, flag, integer, split_list, text
 from ..routes import Call, Route
 from ..state.guest_disks import move_volumes
-from ..state.ha import REQUEST_STATES, HaRequest, guest_of, managed, parse_sid, resource_record, service_state, sid_of
+from ..state.ha import (
+    REQUEST_STATES,
+    HaRequest,
+    Motion,
+    guest_of,
+    managed,
+    parse_sid,
+    resource_record,
+    service_state,
+    sid_of,
+)
 from ..state.records import Guest, Task
 
 CRM_USER = "root@pam"
@@ -165,16 +175,22 @@ def delete_resource(c: Call) -> object:
     return None
 
 
-def _motion(c: Call, kind: str) -> object:
+def _motion(c: Call, kind: Motion) -> object:
     sid = _sid(c)
     guest = _managed(c, sid, f"resource '{sid}' is not HA managed")
     target = c.text("node")
-    node = c.state.nodes.get(target)
-    if node is None:
+    if target not in c.state.nodes:
         raise fail(f"no such cluster node '{target}'")
-    result: dict[str, object] = {"sid": sid, "requested-node": target}
+    request_motion(c, guest, target, kind)
+    return {"sid": sid, "requested-node": target}
+
+
+def request_motion(c: Call, guest: Guest, target: str, kind: Motion) -> None:
+    """The CRM carries out a migrate or relocate through a worker on the guest's node, owned by root@pam
+    (also what `ha-manager migrate` queues when a guest's own migrate call is handed to HA)."""
+    node = c.state.nodes[target]
     if target == guest.node or guest.hastate == "ignored" or guest in c.state.ha.requests:
-        return result  # the CRM ignores it: already there, not its business, or already moving
+        return  # the CRM ignores it: already there, not its business, or already moving
     source, was_running = guest.node, guest.running
     guest.lock = "migrate"
     online = kind == "migrate" and guest.type == "qemu"
@@ -198,8 +214,7 @@ def _motion(c: Call, kind: str) -> object:
     task = c.ctx.runner.start(
         c.state.nodes[source], worker, str(guest.vmid), CRM_USER, action=done, lock=f"vm/{guest.vmid}"
     )
-    c.state.ha.requests[guest] = HaRequest("migrate" if kind == "migrate" else "relocate", target, task.upid)
-    return result
+    c.state.ha.requests[guest] = HaRequest(kind, target, task.upid)
 
 
 def list_rules(c: Call) -> object:

@@ -9,7 +9,7 @@ from ..guest_agent import fsinfo, info, network, osinfo, require_agent
 from ..journal import read as read_journal
 from ..params import NODE, VMID, Param, integer, text
 from ..routes import Call, Reply, Route
-from ..rrd import guest_rows, node_rows
+from ..rrd import guest_rows, node_rows, storage_rows
 from ..state import cloudinit
 from ..state.records import Guest
 
@@ -29,6 +29,16 @@ def qemu_rrd(c: Call) -> object:
 
 def lxc_rrd(c: Call) -> object:
     return guest_rows(c.state, c.guest("lxc"), c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
+
+
+def storage_rrd(c: Call) -> object:
+    """pvestatd keeps a file per node for each storage it can use there; for any other there is none."""
+    name = c.text("storage")
+    storage = c.state.storages.get(name)
+    if storage is None or not storage.available_on(c.node.name):
+        path = f"/var/lib/rrdcached/db/pve-storage-9.0/{c.node.name}/{name}"
+        raise fail(f"RRD error: opening '{path}': No such file or directory")
+    return storage_rows(c.state, storage, c.node, c.text("timeframe"), c.opt_text("cf") or "AVERAGE", c.now)
 
 
 def node_version(c: Call) -> object:
@@ -140,6 +150,12 @@ ROUTES = (
     Route("GET", "/nodes/{node}/rrddata", (NODE, NODE_TIMEFRAME, CF), node_rrd),
     Route("GET", "/nodes/{node}/qemu/{vmid}/rrddata", RRD_PARAMS, qemu_rrd),
     Route("GET", "/nodes/{node}/lxc/{vmid}/rrddata", RRD_PARAMS, lxc_rrd),
+    Route(
+        "GET",
+        "/nodes/{node}/storage/{storage}/rrddata",
+        (NODE, text("storage", optional=False, format="pve-storage-id"), GUEST_TIMEFRAME, CF),
+        storage_rrd,
+    ),
     Route("GET", "/nodes/{node}/version", (NODE,), node_version),
     Route("GET", "/nodes/{node}/dns", (NODE,), node_dns),
     Route("GET", "/nodes/{node}/time", (NODE,), node_time),

@@ -86,6 +86,8 @@ def qemu_action(action: str, c: Call) -> object:
     def start(g: Guest, at: float) -> str | None:
         if g.template:
             return "you can't start a vm if it's a template"
+        if g.lock and not c.flag("skiplock"):  # vm_start's check_lock: a lock left by a dead task blocks it
+            return f"VM is locked ({g.lock})"
         if g.running:
             return f"VM {vmid} already running"
         _boot(c, g, at)

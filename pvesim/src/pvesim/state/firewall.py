@@ -78,14 +78,30 @@ class FirewallState:
     node_rules: dict[str, list[Rule]] = field(default_factory=dict)  # host.fw of each node
     node_options: dict[str, dict[str, str | int]] = field(default_factory=dict)
     guest_rules: dict[int, list[Rule]] = field(default_factory=dict)
+    guest_options: dict[int, dict[str, str | int]] = field(default_factory=dict)  # the [OPTIONS] of <vmid>.fw
     rule_owners: dict[int, object] = field(default_factory=dict)
 
-    def rules_of(self, vmid: int, owner: object) -> list[Rule]:
-        """A guest's rules; a guest re-created under an old VMID starts with none."""
-        if vmid in self.guest_rules and self.rule_owners.get(vmid) is not owner:
-            del self.guest_rules[vmid]
+    def _claim(self, vmid: int, owner: object) -> None:
+        """A guest re-created under an old VMID starts with no rules and no options."""
+        stale = vmid in self.guest_rules or vmid in self.guest_options
+        if stale and self.rule_owners.get(vmid) is not owner:
+            self.guest_rules.pop(vmid, None)
+            self.guest_options.pop(vmid, None)
         self.rule_owners[vmid] = owner
+
+    def rules_of(self, vmid: int, owner: object) -> list[Rule]:
+        """A guest's rules."""
+        self._claim(vmid, owner)
         return self.guest_rules.setdefault(vmid, [])
+
+    def options_of(self, vmid: int, owner: object) -> dict[str, str | int]:
+        """A guest's firewall options, as its .fw file holds them: only those set, the rest default."""
+        self._claim(vmid, owner)
+        return self.guest_options.setdefault(vmid, {})
+
+    def options_seen(self, vmid: int, owner: object) -> dict[str, str | int]:
+        """A guest's options for a read, which creates and claims nothing."""
+        return self.guest_options.get(vmid, {}) if self.rule_owners.get(vmid) is owner else {}
 
 
 def digest(records: Iterable[Mapping[str, object]]) -> str:

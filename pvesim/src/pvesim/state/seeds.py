@@ -135,6 +135,11 @@ def seed_firewall(state: ClusterState) -> None:
         for rule in rules:
             verify_rule(rule, fw, "vm")
         fw.rules_of(guest.vmid, guest).extend(rules)
+        if "web" in tags or "db" in tags:  # the public-facing and data tiers have their firewall switched on
+            options = fw.options_of(guest.vmid, guest)
+            options["enable"] = 1
+            if "db" in tags:
+                options["log_level_in"] = "info"
     for rule in fw.rules:
         verify_rule(rule, fw, "cluster")
     for name in state.nodes:

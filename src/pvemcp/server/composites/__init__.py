@@ -9,7 +9,10 @@ from pvemcp.server.call import Handler
 from pvemcp.server.composites import (
     ceph,
     firewall,
+    firewall_view,
+    guest_answers,
     guests,
+    health,
     monitoring,
     network,
     raw,
@@ -17,6 +20,9 @@ from pvemcp.server.composites import (
     storage_admin,
     tasks,
 )
+
+# Checks run before confirmation, by handler name: a call that cannot succeed is refused before anyone is asked.
+PRECHECKS: dict[str, Handler] = {**guest_answers.PRECHECKS}
 
 HANDLERS: dict[str, Handler] = {
     **guests.HANDLERS,
@@ -28,4 +34,7 @@ HANDLERS: dict[str, Handler] = {
     **ceph.HANDLERS,
     **raw.HANDLERS,
     **storage_admin.HANDLERS,
+    **health.HANDLERS,
+    **guest_answers.HANDLERS,
+    **firewall_view.HANDLERS,
 }

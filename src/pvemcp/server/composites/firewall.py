@@ -11,6 +11,7 @@ from typing import Any
 
 from pvemcp.pve import wire
 from pvemcp.server.call import Call, Handler, api_params
+from pvemcp.server.recovery import read_after_write
 
 
 async def create_firewall_rule(call: Call) -> Any:
@@ -26,7 +27,9 @@ async def create_firewall_rule(call: Call) -> Any:
         await call.client.request("PUT", f"{rules}/0", {"moveto": pos + 1})
         if enable:
             await call.client.request("PUT", f"{rules}/{pos}", {"enable": enable})
-    listed = await call.client.get(rules)
+    listed, warning = await read_after_write(call.client.get(rules), "the rules", "list them to see it at pos.")
+    if warning is not None:
+        return {"pos": pos, "warning": warning}
     return listed[pos] if isinstance(listed, list) and pos < len(listed) else {"pos": pos}
 
 

@@ -59,7 +59,8 @@ def number(value: Any) -> float | None:
 
 
 def compact_rrd(rows: list[dict[str, Any]], cf: str, points: int) -> dict[str, Any]:
-    """{start, step, count, series: {metric: [...]}, constant: {metric: value}}; nulls mark gaps."""
+    """{start, step, count, series: {metric: [...]}, constant: {metric: value}, stats: {metric: [min, mean, max]}};
+    nulls mark gaps."""
     rows = sorted((r for r in rows if isinstance(r, dict) and "time" in r), key=lambda r: r["time"])
     names = list(dict.fromkeys(k for r in rows for k in r if k != "time"))
     if not rows:
@@ -84,7 +85,18 @@ def compact_rrd(rows: list[dict[str, Any]], cf: str, points: int) -> dict[str, A
     }
     if constant:
         result["constant"] = constant
+    stats = {name: _stats(values) for name, values in series.items()}
+    result["stats"] = {name: value for name, value in stats.items() if value is not None}
     return result
+
+
+def _stats(values: list[float | int | None]) -> list[float | int | None] | None:
+    """[min, mean, max] of a series' known points, rounded like the points: the numbers asked for most."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    mean = sum(known) / len(known)
+    return [min(known), round(mean, 3) if isinstance(known[0], float) else round(mean), max(known)]
 
 
 async def rrd_series(call: Call) -> Any:

@@ -1,4 +1,5 @@
-"""pve_wait_task: wait for any task, as task-starting tools wait for their own."""
+"""pve_wait_task: wait for any task, as task-starting tools wait for their own; pve_get_task_log: a log page,
+or TASK_NOT_FOUND for a task the node does not have (Proxmox answers that log with a line of its own)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pvemcp.pve.errors import PveMcpError
 from pvemcp.pve.tasks import read_status
 from pvemcp.pve.upid import parse_upid
 from pvemcp.server import waiting
-from pvemcp.server.call import Call, Handler
+from pvemcp.server.call import Call, Handler, api_params
+
+# PVE::Tools::dump_logfile's one line for a log file it cannot open: the node has no such task.
+UNOPENED = "unable to open file - "
 
 
 async def task_age(call: Call, status: dict[str, Any]) -> float | None:
@@ -49,4 +53,24 @@ async def wait_task(call: Call) -> Any:
     return await waiting.conclude(call.client, waited, {})
 
 
-HANDLERS: dict[str, Handler] = {"wait_task": wait_task}
+def unopened(rows: Any) -> bool:
+    return (
+        isinstance(rows, list)
+        and len(rows) == 1
+        and isinstance(rows[0], dict)
+        and rows[0].get("n") == 1
+        and str(rows[0].get("t", "")).startswith(UNOPENED)
+    )
+
+
+async def task_log(call: Call) -> Any:
+    """The log page as Proxmox answers it. Its "unable to open file" line for an unknown UPID is no log line:
+    the status read then fails with Proxmox's own "no such task" (TASK_NOT_FOUND), as the other task tools do."""
+    node, upid = call.args["node"], call.args["upid"]
+    rows = await call.client.get(wire.expand_path(call.spec.path, {"node": node, "upid": upid}), api_params(call))
+    if unopened(rows):
+        await read_status(call.client, node, upid)  # a task whose log really says so answers its status
+    return rows
+
+
+HANDLERS: dict[str, Handler] = {"wait_task": wait_task, "task_log": task_log}
