@@ -172,7 +172,8 @@ async def storage_capacity(a: Assistant, sim: Simulator) -> None:
 async def storage_growth(a: Assistant, sim: Simulator) -> None:
     filling = [s for s in (await a.ask("pve_storage"))["storages"] if s["trend"].get("days_until_full")]
     first = min(filling, key=lambda s: s["trend"]["days_until_full"])
-    assert first["storage"] == "nfs-backup" and first["trend"]["growth_bytes_per_day"] > 0
+    assert first["storage"] == "nfs-backup" and first["trend"]["growth_per_day"].endswith("iB")
+    assert first["consumers_note"].startswith("the largest 5 of 15 guests")  # a short list says it is one
     free = sim.state.storages["nfs-backup"].total - sim.state.storages["nfs-backup"].used[""]
     assert first["free"] == human_bytes(free)
 

@@ -116,6 +116,8 @@ def _object(row: Mapping[str, Any]) -> dict[str, Any]:
             out[f"{key}_bytes_per_s"] = value  # an RRD series: a rate, not a total
         elif key in BYTES and isinstance(value, list):
             out[f"{key}_bytes"] = value
+        elif key.endswith("_bytes_per_day") and _number(value):
+            out[key.replace("_bytes_per_day", "_per_day")] = human_bytes(float(value))
         elif key.endswith("_bytes") and _number(value):
             out[key.removesuffix("_bytes")] = human_bytes(float(value))  # pvemcp's own answers: exact in detailed
         elif key == "uptime" and _number(value):

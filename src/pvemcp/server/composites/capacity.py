@@ -108,6 +108,8 @@ def consumers(
         guest[f"{kind}_bytes"] = guest.get(f"{kind}_bytes", 0) + size
     ranked = sorted(owned.values(), key=lambda g: (-g["size_bytes"], g["vmid"]))
     found: dict[str, Any] = {"volumes_size_bytes": total, "consumers": ranked[:top], "consumers_total": len(ranked)}
+    if len(ranked) > top:  # said, so a short list is not read as the whole
+        found["consumers_note"] = f"the largest {top} of {len(ranked)} guests; pass top={len(ranked)} for all"
     if unowned["volumes"]:
         found["unowned"] = unowned
     return found
