@@ -37,7 +37,7 @@ docs: $(STAMP)
 	$(BIN)/pvemcp tools --markdown > docs/TOOLS.md
 	$(BIN)/pvemcp tools --errors > docs/errors.md
 	$(BIN)/pvesim endpoints --markdown > pvesim/ENDPOINTS.md
-	$(BIN)/python -m pvemcp.cli.docs README.md
+	$(BIN)/python -m pvemcp.cli.docs README.md docs/*.md
 
 snapshots: $(STAMP)
 	PVEMCP_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_docs.py

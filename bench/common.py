@@ -227,7 +227,7 @@ def sim_process(*extra: str) -> Iterator[dict[str, str]]:
             line = proc.stdout.readline()
             if not line:
                 raise RuntimeError("pvemcp sim serve exited before printing its settings")
-            key, _, value = line.strip().partition("=")
+            key, _, value = line.strip().removeprefix("export ").partition("=")
             env[key] = value
         yield env
     finally:

@@ -159,7 +159,7 @@ def sim_served(*extra: str) -> Iterator[dict[str, str]]:
         while len(env) < 7:
             line = proc.stdout.readline()
             assert line, "pvemcp sim serve exited before printing its settings"
-            key, _, value = line.strip().partition("=")
+            key, _, value = line.strip().removeprefix("export ").partition("=")
             env[key] = value
         yield env
     finally:

@@ -32,6 +32,10 @@ LAYERS: tuple[frozenset[str], ...] = (
 )
 # Where pvemcp may import the simulator: the sandbox is built only when asked for.
 SIMULATOR_USERS = frozenset({"pvemcp.compose", "pvemcp.cli.simserve"})
+# Where pvemcp reads Proxmox's permission facts (pvesim.facts: the rule table, the built-in roles), at
+# module level: those modules import nothing else of pvesim, and pvesim loads its simulator lazily.
+FACT_READERS = frozenset({"pvemcp.catalog.permissions", "pvemcp.pve.roles"})
+FACTS = "pvesim.facts"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +186,23 @@ def test_pvemcp_imports_the_simulator_only_for_the_sandbox() -> None:
     users = defaultdict(list)
     for name, found in imports().items():
         for i in found:
+            if name in FACT_READERS and (i.target == FACTS or i.target.startswith(FACTS + ".")):
+                continue
             if name.startswith("pvemcp") and i.target.startswith("pvesim"):
                 users[name].append(i)
     assert set(users) <= SIMULATOR_USERS, sorted(set(users) - SIMULATOR_USERS)
     eager = [name for name, found in users.items() if any(i.top_level for i in found)]
     assert not eager, f"imported at module level, so every run would load the simulator: {eager}"
+
+
+def test_the_facts_import_nothing_of_the_simulator() -> None:
+    """Reading the facts must not load the simulator: they import only each other."""
+    facts = {name: found for name, found in imports().items() if name == FACTS or name.startswith(FACTS + ".")}
+    assert facts, "pvesim.facts is missing"
+    wrong = [f"{n} imports {i.target}" for n, f in facts.items() for i in f if not i.target.startswith(FACTS)]
+    assert not wrong, wrong
+    readers = {name for name, found in imports().items() if any(i.target.startswith(FACTS) for i in found)}
+    assert {r for r in readers if r.startswith("pvemcp")} == FACT_READERS
 
 
 def test_the_graph_sees_imports_in_every_form() -> None:

@@ -176,9 +176,11 @@ def test_token_ids_are_parsed_and_privilege_separation_is_explained() -> None:
     assert "Could not read" in explain_privsep(TOKEN, None)
 
 
-def test_the_servers_built_in_roles_are_the_simulators() -> None:
-    """pvemcp's facts about Proxmox's roles (pve/roles.py) and the simulator's model of them agree, role by role."""
+def test_the_server_reads_the_same_facts_the_simulator_enforces() -> None:
+    """One place states Proxmox's rules and roles (pvesim.facts): pvemcp reads it, the simulator grants by it."""
     from pvemcp.pve.roles import BUILTIN_ROLES
-    from pvesim.state.access import BUILTIN_ROLES as SIMULATED
+    from pvesim import Simulator
+    from pvesim.facts import roles, table
 
-    assert BUILTIN_ROLES == SIMULATED
+    assert RULES is table.RULES and USEFUL is table.USEFUL and BUILTIN_ROLES is roles.BUILTIN_ROLES
+    assert Simulator(nodes=1, guests=0).state.roles == BUILTIN_ROLES

@@ -114,6 +114,7 @@ def test_wizard_pins_the_presented_certificate_and_writes_project_files(
         "",  # no SSH
         "project",
         "",  # no profile
+        "inline",  # the secret in the config file itself
         "claude-code,vscode,cursor",
         "",  # write them
     )
@@ -212,12 +213,12 @@ def test_wizard_lets_the_user_fix_a_wrong_secret(served_sim: dict[str, str], pla
     first = lines(served_sim["PROXMOX_HOST"], served_sim["PROXMOX_PORT"], "", "y", TOKEN_ID, WRONG_CANARY, "", "", "")
     # fix: Enter keeps each answer (the pin already matches, so it is not asked again), then the right secret
     second = lines("", "", "", "", served_sim["PROXMOX_TOKEN_SECRET"], "", "", "")
-    result = invoke([], first + lines("fix") + second + lines("", "", "", ""))
+    result = invoke([], first + lines("fix") + second + lines("", "", "", "", ""))
 
     assert result.exit_code == 0, result.output
     assert "[PROXMOX_AUTH_FAILED]" in result.output
     assert "✓ Proxmox VE" in result.output
-    assert place.files() == [place.user_config]
+    assert place.files() == [place.user_config, place.user_config.parent / "default.token-secret"]
     assert reach(load_config({"HOME": str(place.home)}))
 
 
@@ -325,13 +326,11 @@ def test_the_check_explains_a_privilege_separated_token_without_acl(served_sim: 
     bare = invoke(base, secret + "\n")
     assert bare.exit_code == 0, bare.output  # it works; it just sees nothing yet
     assert secret not in bare.output
-    assert "Privilege separation  on" in bare.output
+    # Proxmox lets a token read its own record (privsep) only with User.Modify, so a bare token cannot tell.
+    assert "Privilege separation" not in bare.output
     assert "0 held; read-only needs Sys.Audit ✗, Datastore.Audit ✗" in bare.output
-    assert (
-        "! Tier read-only usually needs VM.Audit on /vms; the token lacks them"
-        " (it is privilege-separated: grant them to the token itself)." in bare.output
-    )
-    assert "holds nothing at / or /vms" in bare.output
+    assert "! Tier read-only usually needs VM.Audit on /vms; the token lacks them." in bare.output
+    assert "! The token holds nothing at / or /vms." in bare.output
 
     as_root(served_sim, "PUT", "/access/acl", {"path": "/", "roles": "PVEAuditor", "tokens": "root@pam!narrow"})
     granted = invoke(base, secret + "\n")
@@ -364,3 +363,64 @@ def test_setup_writes_only_settings_the_table_says_it_manages(tmp_path: Path) ->
         cwd=tmp_path,
     )
     assert answers.secret not in render_plan(plan)  # every secret of the table is hidden, not just one name
+
+
+WIZARD_WIDTH = 100
+
+
+def wizard_answers(sim: dict[str, str], scope: str) -> str:
+    """Every question answered with its default, except where the cluster is and the token."""
+    token = [TOKEN_ID, sim["PROXMOX_TOKEN_SECRET"], "", "", ""]  # then tier, module, no SSH
+    return lines(sim["PROXMOX_HOST"], sim["PROXMOX_PORT"], "", "y", *token, scope, "", "", "", "")
+
+
+def test_the_wizard_explains_the_tls_choices_and_keeps_copyable_values_whole(
+    served_sim: dict[str, str], place: Place, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(WIZARD_WIDTH))
+    result = invoke([], wizard_answers(served_sim, "project"))
+
+    assert result.exit_code == 0, result.output
+    shown = result.output.splitlines()
+    assert "How should pvemcp trust the node's certificate?" in shown
+    assert "  fingerprint  pin this exact certificate by its SHA-256 fingerprint (self-signed)  (default)" in shown
+    assert any(line.startswith("  verify       a CA this system trusts signed it") for line in shown)
+    assert any(line.startswith("Trust by [fingerprint]: ") for line in shown)
+    assert "(verify, ca, fingerprint, insecure)" not in result.output
+    pin = served_sim["PROXMOX_TLS_FINGERPRINT"]
+    assert shown.count(f"  {pin}") >= 3  # presented, compared, and in the check's summary: whole on a line
+    assert any("`pvenode cert info`" in line for line in shown)
+    # Only a value to copy (a pin, a path) may pass the width, alone on its line
+    too_long = [line for line in shown if len(line) > WIZARD_WIDTH and len(line.split()) > 1]
+    assert too_long == []
+
+
+def test_the_wizard_keeps_the_secret_in_its_own_file_by_default(served_sim: dict[str, str], place: Place) -> None:
+    result = invoke([], wizard_answers(served_sim, "project"))
+
+    assert result.exit_code == 0, result.output
+    assert "Keep the secret (file, inline) [file]:" in result.output
+    secret_file = place.project_config.parent / "default.token-secret"
+    assert secret_file.read_text() == served_sim["PROXMOX_TOKEN_SECRET"] + "\n"
+    assert mode(secret_file) == 0o600 and mode(place.project_config) == 0o600
+    document = tomllib.loads(place.project_config.read_text())
+    assert document["proxmox_token_secret_file"] == str(secret_file)
+    assert "proxmox_token_secret" not in document
+    assert served_sim["PROXMOX_TOKEN_SECRET"] not in place.project_config.read_text()
+    loaded = load_config({"HOME": str(place.home)}, cwd=place.project)
+    assert loaded.target is not None and loaded.target.token.secret == served_sim["PROXMOX_TOKEN_SECRET"]
+    assert reach(loaded)
+
+
+def test_moving_the_secret_to_its_file_removes_it_from_the_config(served_sim: dict[str, str], place: Place) -> None:
+    secret = served_sim["PROXMOX_TOKEN_SECRET"]
+    assert invoke(scripted(served_sim, "--secret-stdin", "--accept-fingerprint"), secret + "\n").exit_code == 0
+    assert tomllib.loads(place.user_config.read_text())["proxmox_token_secret"] == secret
+
+    result = invoke([], wizard_answers(served_sim, "user"))
+
+    assert result.exit_code == 0, result.output
+    document = tomllib.loads(place.user_config.read_text())
+    assert "proxmox_token_secret" not in document
+    assert Path(document["proxmox_token_secret_file"]).read_text() == secret + "\n"
+    assert reach(load_config({"HOME": str(place.home)}))

@@ -4,6 +4,9 @@ routes, and the checked-in ENDPOINTS.md is what they generate."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shlex
+import socket
 import ssl
 import subprocess
 import sys
@@ -32,7 +35,7 @@ def served(*extra: str) -> Iterator[dict[str, str]]:
         while len(env) < len(SETTINGS):
             line = proc.stdout.readline()
             assert line, "pvesim serve exited before printing its settings"
-            key, _, value = line.strip().partition("=")
+            key, _, value = line.strip().removeprefix("export ").partition("=")
             env[key] = value
         yield env
     finally:
@@ -91,3 +94,45 @@ def test_the_table_lists_every_route_once() -> None:
     listed = sum(2 if "{qemu|lxc}" in row else 1 for row in rows)
     assert listed == len(ALL_ROUTES)
     assert len(set(rows)) == len(rows)
+
+
+def test_serve_prints_export_lines_a_shell_takes_as_pasted() -> None:
+    command = [sys.executable, "-m", "pvesim", "serve", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        lines = [proc.stdout.readline() for _ in SETTINGS]
+        after = proc.stderr.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    assert [line.split("=", 1)[0] for line in lines] == [f"export PROXMOX_{name}" for name in SETTINGS]
+    assert "paste the export lines above" in after
+    # `env` is a child of the shell: it sees only what the pasted lines exported.
+    shell = subprocess.run(
+        ["bash", "-c", 'eval "$PASTED"; env'],
+        env={"PATH": os.environ.get("PATH", ""), "PASTED": "".join(lines)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    exported = dict(line.partition("=")[::2] for line in shell.stdout.splitlines() if line.startswith("PROXMOX_"))
+    printed = dict(shlex.split(line)[1].partition("=")[::2] for line in lines)
+    assert exported == printed and set(exported) == {f"PROXMOX_{name}" for name in SETTINGS}
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        command = [sys.executable, "-m", "pvesim", "serve", "--port", str(port)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 1
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"127.0.0.1:{port}" in line and "already in use" in line and "--port" in line

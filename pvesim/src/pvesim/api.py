@@ -2,9 +2,10 @@
 
 Plain ASGI (no framework) keeps the per-request overhead small. Order per request:
 record it (with what it addresses, when effects are recorded), add latency, fire a matching
-fault, check the token, finish due tasks, route (501), resolve the node (500), check
-parameters (400), run the handler. Finishing due tasks and the handler run inside the effect
-record's scope for this request (effects.py), with no await in between.
+fault, check the token, finish due tasks, route (501), check permissions (403), resolve the node
+(500), check parameters (400), run the handler (its rows filtered as far as the caller may see
+them). Finishing due tasks and the handler run inside the effect record's scope for this request
+(effects.py), with no await in between.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import anyio
 
 from .addressing import addressed
 from .asgi import Message, Receive, Send, error_body, header, ok_body, read_body, respond
+from .authorize import authorize, visible
 from .control import handle_control
 from .errors import ApiError, fail, param_error
 from .faults import LOGIN_PAGE, NGINX_502, Fault
@@ -146,6 +148,8 @@ class SimApp:
         for name, value in params.items():
             if name in path_values and path_values[name] != value:
                 raise param_error({name: "duplicate parameter (already defined in URI) with conflicting values!"})
+        # As pveproxy does: the permission check, on the raw parameters, before proxying and validation.
+        authorize(sim.state, caller, method, route.path, {**params, **path_values})
         node = path_values.get("node")
         if node is not None:
             path_values["node"] = _resolve_node(sim, node)
@@ -153,7 +157,7 @@ class SimApp:
         try:
             # Requests act as the token that sent them (tasks, permissions), as on a real cluster.
             ctx = sim.context if caller == sim.context.user else replace(sim.context, user=caller)
-            return route.handler(Call(ctx, values))
+            return visible(sim.state, caller, method, route.path, values, route.handler(Call(ctx, values)))
         except ApiError:
             raise
         except Exception as exc:

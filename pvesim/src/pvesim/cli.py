@@ -10,22 +10,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
-NEXT_STEP = "export the lines above for your Proxmox client"
+NEXT_STEP = "paste the export lines above into the shell your Proxmox client runs in"
+
+
+def export_lines(settings: dict[str, str]) -> list[str]:
+    """`export NAME=value` lines, each value shell-quoted, so pasting them into a shell sets them as printed."""
+    return [f"export {name}={shlex.quote(value)}" for name, value in settings.items()]
 
 
 def serve_cluster(
     *, host: str, port: int, nodes: int, guests: int, latency_ms: int, seed: int = 0, next_step: str = NEXT_STEP
 ) -> int:
-    """Serve a fresh cluster on loopback until interrupted, after printing the PROXMOX_* settings that
-    reach it; 2 (and nothing served) when ``host`` is not a loopback address."""
+    """Serve a fresh cluster on loopback until interrupted, after printing `export PROXMOX_*=…` lines that
+    reach it; 2 (and nothing served) when ``host`` is not a loopback address, 1 when the port is taken."""
     import anyio
 
     from .clock import RealClock
-    from .serve import generate_self_signed, is_loopback, serve
+    from .serve import ListenError, generate_self_signed, is_loopback, serve
     from .simulator import Simulator
 
     if not is_loopback(host):
@@ -38,16 +44,16 @@ def serve_cluster(
     user, realm = user_realm.rsplit("@", 1)
 
     def ready(actual_port: int) -> None:
-        lines = [
-            f"PROXMOX_HOST={host}",
-            f"PROXMOX_PORT={actual_port}",
-            f"PROXMOX_USER={user}",
-            f"PROXMOX_REALM={realm}",
-            f"PROXMOX_TOKEN_NAME={token_name}",
-            f"PROXMOX_TOKEN_SECRET={sim.token_secret}",
-            f"PROXMOX_TLS_FINGERPRINT={cert.fingerprint}",
-        ]
-        print("\n".join(lines), flush=True)
+        settings = {
+            "PROXMOX_HOST": host,
+            "PROXMOX_PORT": str(actual_port),
+            "PROXMOX_USER": user,
+            "PROXMOX_REALM": realm,
+            "PROXMOX_TOKEN_NAME": token_name,
+            "PROXMOX_TOKEN_SECRET": sim.token_secret,
+            "PROXMOX_TLS_FINGERPRINT": cert.fingerprint,
+        }
+        print("\n".join(export_lines(settings)), flush=True)
         print(
             f"simulated cluster ({nodes} nodes, {guests} guests) listening on https://{host}:{actual_port};"
             f" {next_step}. Ctrl-C stops it.",
@@ -55,8 +61,18 @@ def serve_cluster(
             flush=True,
         )
 
-    with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(lambda: serve(sim, host=host, port=port, cert=cert, ready=ready))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(lambda: serve(sim, host=host, port=port, cert=cert, ready=ready))
+    except ListenError as exc:
+        reason = "the address is already in use (is a simulator already running?)" if exc.in_use else exc.strerror
+        print(
+            f"cannot serve the simulator on {exc.address}: {reason}; choose another port with --port"
+            f" (e.g. --port {port + 1 if 0 < port < 65535 else 8007}, or --port 0 for a free one)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     return 0
 
 
@@ -81,8 +97,9 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="serve the cluster over HTTPS on loopback",
-        description="Serve a fresh simulated cluster over HTTPS with a new self-signed certificate, after "
-        "printing the PROXMOX_* settings (host, port, token, certificate fingerprint) that reach it.",
+        description="Serve a fresh simulated cluster over HTTPS with a new self-signed certificate, until Ctrl-C. "
+        "It first prints `export PROXMOX_...=...` lines (host, port, token, certificate fingerprint): paste them "
+        "into the shell your Proxmox client runs in.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")

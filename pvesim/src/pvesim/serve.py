@@ -6,6 +6,7 @@ uvicorn is imported only here, so in-process users of the simulator never load i
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import ipaddress
 import logging
@@ -30,6 +31,22 @@ if TYPE_CHECKING:
 log = logging.getLogger("pvesim")
 
 LOOPBACK_NAMES = ("localhost",)
+
+
+class ListenError(OSError):
+    """The address cannot be listened on (most often: another server holds the port)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        super().__init__(error.errno, error.strerror or str(error))
+        self.host, self.port, self.error = host, port, error
+
+    @property
+    def in_use(self) -> bool:
+        return self.error.errno == errno.EADDRINUSE
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -115,7 +132,7 @@ async def serve(
     """Serve ``sim.app`` over HTTPS until cancelled; ``port=0`` picks a free port given to ``ready``.
 
     The key and certificate are written to 0600 files only while uvicorn loads them.
-    The node's advertised fingerprint becomes the served certificate's.
+    The node's advertised fingerprint becomes the served certificate's. ListenError when the address is taken.
     """
     if not allow_remote and not is_loopback(host):
         raise ValueError(f"refusing to serve the simulator on non-loopback address {host!r}")
@@ -148,6 +165,9 @@ async def serve(
         sock.bind((host, port))
         sock.listen(128)
         sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ListenError(host, port, exc) from None
     except BaseException:
         sock.close()
         raise

@@ -1,4 +1,8 @@
-"""`pvemcp audit`: check the audit log's hash chain and read its latest entries."""
+"""`pvemcp audit`: check the audit log's hash chain and read its latest entries.
+
+The log is created by the first change a tool makes, so on a fresh install there is none yet: that is
+said as such (tail exits 0 with nothing to show), and a missing FILE named on the command line is an error.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +36,29 @@ def configured_path(file: Path | None, sandbox: bool) -> Path:
     return path
 
 
-def _readable(path: Path) -> None:
-    if not path.is_file():
-        click.echo(f"no audit log at {path}", err=True)
+def _readable(path: Path, file: Path | None, sandbox: bool, *, missing_status: int) -> None:
+    """Exit with `missing_status` and a message saying why, unless `path` is a log to read."""
+    if path.is_file():
+        return
+    if file is not None:
+        click.echo(f"no audit log at {path}: there is no such file", err=True)
         sys.exit(2)
+    cluster = "the sandbox cluster" if sandbox else "Proxmox VE"
+    message = (
+        f"No audit log yet at {path}: nothing has been changed on {cluster} through pvemcp so far."
+        " The first change a tool makes (start, create, delete, ...) writes it."
+    )
+    if not sandbox and (sandbox_log := _sandbox_log()) is not None and sandbox_log.is_file():
+        message += f" The sandbox keeps its own log: pvemcp audit {click.get_current_context().info_name} --sandbox"
+    click.echo(message, err=True)
+    sys.exit(missing_status)
+
+
+def _sandbox_log() -> Path | None:
+    try:
+        return configured_path(None, True)
+    except click.UsageError:
+        return None
 
 
 def describe(line: bytes) -> str:
@@ -65,10 +88,10 @@ def describe(line: bytes) -> str:
 
 @click.group()
 def audit() -> None:
-    """The audit log of mutating calls (PVE_AUDIT_LOG)."""
+    """The audit log of mutating calls (PVE_AUDIT_LOG): every change a tool made, hash-chained."""
 
 
-@audit.command()
+@audit.command(short_help="Check the hash chain of the audit log.")
 @FILE
 @SANDBOX
 def verify(file: Path | None, sandbox: bool) -> None:
@@ -76,7 +99,7 @@ def verify(file: Path | None, sandbox: bool) -> None:
     from pvemcp.audit import verify as verify_chain
 
     path = configured_path(file, sandbox)
-    _readable(path)
+    _readable(path, file, sandbox, missing_status=2)
     verdict = verify_chain(path)
     if not verdict.ok:
         click.echo(f"{path}: line {verdict.bad_line} {verdict.reason}", err=True)
@@ -91,16 +114,16 @@ def verify(file: Path | None, sandbox: bool) -> None:
         )
 
 
-@audit.command()
+@audit.command(short_help="Print the latest entries of the audit log.")
 @click.option("-n", "count", default=20, show_default=True, type=click.IntRange(1, 100_000), help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
 @FILE
 @SANDBOX
 def tail(count: int, as_json: bool, file: Path | None, sandbox: bool) -> None:
-    """Print the latest entries, oldest first."""
+    """Print the latest entries, oldest first; exit 0 saying so when nothing has been changed yet."""
     from pvemcp.audit import tail_lines
 
     path = configured_path(file, sandbox)
-    _readable(path)
+    _readable(path, file, sandbox, missing_status=0)
     for line in tail_lines(path, count):
         click.echo(line.decode(errors="replace") if as_json else describe(line))

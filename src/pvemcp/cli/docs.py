@@ -1,11 +1,13 @@
-"""docs/TOOLS.md from the catalog (`pvemcp tools --markdown`) and the README's settings tables from the
-settings table (`python -m pvemcp.cli.docs README.md`); tests keep both current."""
+"""docs/TOOLS.md from the catalog (`pvemcp tools --markdown`), and the settings and listing-size tables of the
+docs pages from the settings table and the live listing (`python -m pvemcp.cli.docs README.md docs/*.md`);
+tests keep all of them current."""
 
 from __future__ import annotations
 
 import re
 import textwrap
 from collections import Counter
+from pathlib import Path
 
 from pvemcp.catalog import ALL_TOOLS, CATEGORIES
 from pvemcp.catalog.fronts import CANONICAL, FRONTS, STANDALONE
@@ -175,7 +177,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-# -- the README's settings tables, generated from pvemcp.config.table (`make docs`) ----------------------
+# -- the docs pages' settings tables, generated from pvemcp.config.table (`make docs`) --------------------
 
 SETTINGS_BLOCK = re.compile(r"(<!-- settings:(?P<section>[a-z]+) -->\n)(?P<body>.*?)(<!-- /settings -->)", re.DOTALL)
 
@@ -192,7 +194,7 @@ def _shown(setting: Setting) -> str:
 
 
 def render_settings(section: Section) -> str:
-    """One README table: a row per setting, or per group of settings that share a meaning."""
+    """One settings table: a row per setting, or per group of settings that share a meaning."""
     rows: list[list[Setting]] = []
     for setting in (s for s in SETTINGS if s.section == section):
         if setting.shares_row and rows:
@@ -247,24 +249,30 @@ def render_listing_sizes() -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(text: str) -> str:
-    """The README with every `<!-- settings:SECTION -->` … `<!-- /settings -->` block generated anew, and the
-    listing sizes (`<!-- listing -->`)."""
+def update_generated(text: str) -> str:
+    """A page with every `<!-- settings:SECTION -->` … `<!-- /settings -->` block generated anew, and the
+    listing sizes (`<!-- listing -->`); a page without markers comes back unchanged."""
     text = LISTING_BLOCK.sub(lambda m: m.group(1) + render_listing_sizes() + m.group(3), text)
 
     def block(match: re.Match[str]) -> str:
         sections: dict[str, Section] = {name: name for name in SECTIONS}
         section = sections.get(match.group("section"))
         if section is None:
-            raise ValueError(f"README.md names an unknown settings section {match.group('section')!r}")
+            raise ValueError(f"a page names an unknown settings section {match.group('section')!r}")
         return match.group(1) + render_settings(section) + match.group(4)
 
     return SETTINGS_BLOCK.sub(block, text)
 
 
-if __name__ == "__main__":  # `make docs`: python -m pvemcp.cli.docs README.md
-    import sys
-    from pathlib import Path
+def pages(root: Path) -> list[Path]:
+    """The pages that may hold generated blocks: the README and every page under docs/."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
 
-    readme = Path(sys.argv[1])
-    readme.write_text(update_readme(readme.read_text("utf-8")), "utf-8")
+
+if __name__ == "__main__":  # `make docs`: python -m pvemcp.cli.docs README.md docs/*.md
+    import sys
+
+    for page in [Path(arg) for arg in sys.argv[1:]] or pages(Path.cwd()):
+        text = page.read_text("utf-8")
+        if (updated := update_generated(text)) != text:
+            page.write_text(updated, "utf-8")

@@ -38,7 +38,7 @@ def doctor(selection: str | None, as_json: bool, profile: str | None, sandbox: b
     if as_json:
         click.echo(render_json(results))
     else:
-        tty = sys.stdout.isatty()
-        width = shutil.get_terminal_size((200, 40)).columns if tty else 200
-        click.echo(render_table(results, width=width, color=tty))
+        # COLUMNS, else the terminal's width; piped without COLUMNS, wide enough for the prose to stay whole.
+        width = shutil.get_terminal_size((200, 40)).columns
+        click.echo(render_table(results, width=width, color=sys.stdout.isatty()))
     sys.exit(0 if all(result.passed for result in results) else 1)

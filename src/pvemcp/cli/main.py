@@ -31,9 +31,34 @@ LAZY_COMMANDS = {
     "setup": "pvemcp.cli.setup:setup",
     "token": "pvemcp.cli.token:token",
 }
+# What `pvemcp --help` says of each command: a whole sentence that fits its line (click cuts a longer one).
+SUMMARIES = {
+    "audit": "Check the audit log's hash chain and read its entries.",
+    "bootstrap": "Print or apply the pveum commands for a least-privilege token.",
+    "doctor": "Check the settings, connection, token, privileges and clients.",
+    "run": "Serve MCP on stdio (the default) or over Streamable HTTP.",
+    "setup": "Connect pvemcp to Proxmox VE and write the MCP client files.",
+    "sim": "Serve a simulated Proxmox VE cluster to rehearse on.",
+    "token": "Make bearer tokens for the HTTP transport.",
+    "tools": "List the tools the current configuration exposes.",
+}
 
 
-class LazyGroup(click.Group):
+class WholeSentences(click.Group):
+    """A group whose command list shows each summary whole, wrapped rather than cut off with "..."."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class LazyGroup(WholeSentences):
     """A command group whose listed commands are imported on first lookup, not when the program starts."""
 
     def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
@@ -48,6 +73,7 @@ class LazyGroup(click.Group):
             module, attribute = self.lazy[cmd_name].split(":")
             command = getattr(importlib.import_module(module), attribute)
             assert isinstance(command, click.Command)
+            command.short_help = command.short_help or SUMMARIES.get(cmd_name)
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
@@ -64,7 +90,15 @@ def _load(*, sandbox: bool, transport: str | None = None, profile: str | None = 
         return reading.result()
     except ConfigError as exc:
         click.echo(exc.render(), err=True)
+        if not sandbox and any(problem.startswith("PROXMOX_HOST is not set") for problem in exc.problems):
+            click.echo(NOT_CONFIGURED, err=True)
         sys.exit(2)
+
+
+NOT_CONFIGURED = (
+    "Nothing is configured yet: run `pvemcp setup` to connect a Proxmox VE cluster (it checks the token and"
+    " writes the configuration file), or `pvemcp run --sandbox` to try pvemcp on a simulated cluster."
+)
 
 
 @click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -81,7 +115,7 @@ def client_config(sandbox: bool) -> dict[str, Any]:
     return {"mcpServers": {"pvemcp-sandbox" if sandbox else "pvemcp": entry}}
 
 
-@cli.command()
+@cli.command(short_help=SUMMARIES["run"])
 @click.option("--sandbox", is_flag=True, help="Serve the embedded simulated cluster instead of a real one.")
 @click.option("--print-config", is_flag=True, help="Print a ready-to-paste MCP client config on stderr first.")
 @click.option(
@@ -92,9 +126,13 @@ def client_config(sandbox: bool) -> dict[str, Any]:
 )
 @click.option("--profile", default=None, help="Use [profiles.NAME] of the configuration file (or PVEMCP_PROFILE).")
 def run(sandbox: bool, print_config: bool, transport: str | None, profile: str | None) -> None:
-    """Serve MCP on stdio or Streamable HTTP (configure with PROXMOX_*, PVE_* and MCP_* variables)."""
+    """Serve MCP on stdio or Streamable HTTP (configure with PROXMOX_*, PVE_* and MCP_* variables).
+
+    Ctrl-C (or SIGTERM) stops it, closing the audit log; so does the end of input on stdio.
+    """
     import anyio
 
+    from pvemcp.cli.counts import runtime_listing
     from pvemcp.logs import configure_logging
 
     config = _load(sandbox=sandbox, transport=transport, profile=profile)
@@ -110,13 +148,17 @@ def run(sandbox: bool, print_config: bool, transport: str | None, profile: str |
             click.echo(f"pvemcp cannot start: PVE_AUDIT_LOG={config.audit_path} cannot be written: {exc}", err=True)
             sys.exit(2)
     if config.transport == "http":
-        from pvemcp.http.serve import serve_http
+        from pvemcp.http.serve import ListenError, serve_http
         from pvemcp.http.settings import HttpConfig
 
         assert isinstance(config, HttpConfig)
         served = config
-        with contextlib.suppress(KeyboardInterrupt):
-            anyio.run(lambda: serve_http(served, print_config=print_config))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                anyio.run(lambda: serve_http(served, runtime_listing, print_config=print_config))
+        except ListenError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
         return
     from pvemcp.stdio import serve_stdio
 
@@ -129,16 +171,17 @@ def run(sandbox: bool, print_config: bool, transport: str | None, profile: str |
             err=True,
         )
     with contextlib.suppress(KeyboardInterrupt):
-        anyio.run(serve_stdio, config)
+        anyio.run(serve_stdio, config, runtime_listing)
 
 
-@cli.command()
+@cli.command(short_help=SUMMARIES["tools"])
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--all", "show_all", is_flag=True, help="The whole catalog, not only what this configuration exposes.")
+@click.option("--operations", is_flag=True, help="The catalog operations, not the consolidated tools listing them.")
 @click.option("--markdown", is_flag=True, help="Print docs/TOOLS.md (the whole catalog) and exit.")
 @click.option("--errors", is_flag=True, help="Print docs/errors.md (every error code) and exit.")
-def tools(as_json: bool, show_all: bool, markdown: bool, errors: bool) -> None:
-    """List the tools the current configuration exposes."""
+def tools(as_json: bool, show_all: bool, operations: bool, markdown: bool, errors: bool) -> None:
+    """List the tools the current configuration exposes (tab-separated when piped)."""
     if markdown or errors:
         from pvemcp.cli.docs import render_errors_markdown, render_markdown
 
@@ -147,22 +190,43 @@ def tools(as_json: bool, show_all: bool, markdown: bool, errors: bool) -> None:
     from pvemcp.cli.tools import render_tools
 
     config = _load(sandbox=True)
-    click.echo(render_tools(config.policy, as_json=as_json, show_all=show_all))
+    click.echo(render_tools(config.policy, as_json=as_json, show_all=show_all, operations=operations))
 
 
-@cli.group()
+@cli.group(cls=WholeSentences, short_help=SUMMARIES["sim"])
 def sim() -> None:
-    """The simulated Proxmox VE cluster."""
+    """The simulated Proxmox VE cluster (pvesim): rehearse setup, doctor and run on it before a real one."""
 
 
-@sim.command("serve")
+@sim.command("serve", short_help="Serve a fresh simulated cluster over HTTPS on loopback.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--port", default=8006, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 500))
-@click.option("--guests", default=16, show_default=True, type=click.IntRange(0, 100_000))
-@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(0, 60_000))
+@click.option(
+    "--port", default=8006, show_default=True, type=click.IntRange(0, 65535), help="The API port; 0 picks a free one."
+)
+@click.option(
+    "--nodes", default=3, show_default=True, type=click.IntRange(1, 500), help="How many cluster members (pve1, …)."
+)
+@click.option(
+    "--guests",
+    default=16,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="How many VMs and containers, spread over the nodes.",
+)
+@click.option(
+    "--latency-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 60_000),
+    help="A delay before every answer, to feel a slow or distant cluster.",
+)
 def sim_serve(host: str, port: int, nodes: int, guests: int, latency_ms: int) -> None:
-    """Serve the simulator over HTTPS with a fresh self-signed certificate."""
+    """Serve a fresh simulated cluster over HTTPS with a new self-signed certificate, until Ctrl-C.
+
+    It first prints `export PROXMOX_...=...` lines (host, port, user, realm, token name and secret,
+    certificate fingerprint): paste them into another shell, and `pvemcp doctor` or `pvemcp run` there
+    reach this cluster. Its token is an administrator's.
+    """
     from pvemcp.cli.simserve import serve_simulator
 
     serve_simulator(host=host, port=port, nodes=nodes, guests=guests, latency_ms=latency_ms)

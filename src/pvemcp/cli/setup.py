@@ -18,10 +18,12 @@ from typing import Any, NoReturn
 import click
 
 from pvemcp.catalog.spec import Tier
+from pvemcp.cli import console
+from pvemcp.cli.console import say
 from pvemcp.config.table import bounds, default_of, int_default
 from pvemcp.pve.tls import format_fingerprint
 from pvemcp.setup.clients import BY_KEY
-from pvemcp.setup.plan import GENERIC
+from pvemcp.setup.plan import GENERIC, secret_file_path
 from pvemcp.setup.steps import PRIVSEP_WORD, TLS_MODES, Answers, CheckReport, TlsMode, parse_token_id, read_secret_file
 
 CLIENT_KEYS = (*BY_KEY, GENERIC.key)
@@ -31,6 +33,13 @@ DEFAULT_PORT = int_default("PROXMOX_PORT")
 DEFAULT_TIER = str(default_of("PVE_ACCESS_TIER"))
 DEFAULT_MODULE = str(default_of("PVE_MODULE_MODE"))
 _PROFILE = re.compile(r"^[A-Za-z0-9_-]+$")
+# What each way of trusting the node's certificate means, shown before the wizard asks.
+TLS_MEANINGS: dict[TlsMode, str] = {
+    "verify": "a CA this system trusts signed it (a public or your company's CA)",
+    "ca": "a CA certificate file (PEM) you give signed it",
+    "fingerprint": "pin this exact certificate by its SHA-256 fingerprint (self-signed)",
+    "insecure": "no check at all: anyone in between can read the token",
+}
 WHERE_FINGERPRINT = (
     "Compare it with the node's: web UI > node > System > Certificates > pve-ssl.pem > View Certificate,"
     " or `pvenode cert info` on the node."
@@ -57,7 +66,13 @@ class Destination:
 @click.option("--secret-stdin", is_flag=True, help="Read the token secret from the first line of stdin (with --yes).")
 @click.option("--secret-file", type=click.Path(exists=True, dir_okay=False), help="Read the token secret from a file.")
 @click.option("--secret-to-file", is_flag=True, help="Keep the secret in its own 0600 file next to the config.")
-@click.option("--tls", "tls_mode", type=click.Choice(TLS_MODES), help="How to trust the node's certificate.")
+@click.option(
+    "--tls",
+    "tls_mode",
+    type=click.Choice(TLS_MODES),
+    help="How to trust the node's certificate. Default: fingerprint with --fingerprint or --accept-fingerprint,"
+    " ca with --ca-file, else verify (the wizard proposes one from what the server presents).",
+)
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), help="The CA certificate (PEM) for --tls ca.")
 @click.option("--fingerprint", help="The certificate's SHA-256 fingerprint to pin (AA:BB:…).")
 @click.option("--accept-fingerprint", is_flag=True, help="Pin the fingerprint the server presents now.")
@@ -69,8 +84,18 @@ class Destination:
 @click.option("--ssh-user", help="The SSH user (root).")
 @click.option("--ssh-key", help="The SSH private key (~/.ssh/id_ed25519).")
 @click.option("--profile", help="Write a [profiles.NAME] table, run with `pvemcp run --profile NAME`.")
-@click.option("--scope", type=click.Choice(["user", "project"]), help="user: ~/.config/pvemcp; project: ./.pvemcp.")
-@click.option("--client", "clients", multiple=True, type=click.Choice(CLIENT_KEYS), help="An MCP client to set up.")
+@click.option(
+    "--scope",
+    type=click.Choice(["user", "project"]),
+    help="Where the config goes: user (~/.config/pvemcp, the default) or project (./.pvemcp).",
+)
+@click.option(
+    "--client",
+    "clients",
+    multiple=True,
+    type=click.Choice(CLIENT_KEYS),
+    help="An MCP client to set up; repeat for several (--client cursor --client vscode).",
+)
 @click.option("--print-config", is_flag=True, help="Print the config and client entries; write nothing.")
 @click.option("--no-check", is_flag=True, help="Skip the live check (to prepare a config offline).")
 @click.option("--yes", "-y", "scripted", is_flag=True, help="Ask nothing: every answer comes from the flags.")
@@ -95,7 +120,7 @@ def setup(**flags: Any) -> None:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(message, err=True)
+    say(message, err=True)
     sys.exit(code)
 
 
@@ -164,7 +189,7 @@ def _complete_scripted(answers: Answers, flags: dict[str, Any]) -> None:
     if missing:
         raise click.UsageError(f"--yes needs {', '.join(missing)}")
     if answers.tls == "insecure":
-        click.echo("Warning: certificate checks are off; anyone in the path can read the token.", err=True)
+        say("Warning: certificate checks are off; anyone in the path can read the token.", err=True)
     if answers.tls == "fingerprint" and flags["accept_fingerprint"]:
         presented = _presented(answers)
         if presented is None:
@@ -172,7 +197,7 @@ def _complete_scripted(answers: Answers, flags: dict[str, Any]) -> None:
         if answers.fingerprint and answers.fingerprint != presented.fingerprint:
             fail(f"The server presents {presented.shown}, not the --fingerprint given. Nothing was written.")
         answers.fingerprint = presented.fingerprint
-        click.echo(f"Pinned the certificate the server presents: SHA-256 {presented.shown}")
+        say(f"Pinned the certificate the server presents, SHA-256:\n  {presented.shown}")
     _validate_or_exit(answers)
 
 
@@ -200,13 +225,13 @@ def _presented(answers: Answers) -> Any:
     try:
         return presented_certificate(answers.host, answers.port, ca_file=answers.ca_file or None)
     except OSError as exc:
-        click.echo(f"Cannot reach {answers.host}:{answers.port}: {exc.strerror or exc}", err=True)
+        say(f"Cannot reach {answers.host}:{answers.port}: {exc.strerror or exc}", err=True)
         return None
 
 
 def _wizard(answers: Answers, *, check: bool) -> None:
     """Ask every step; after a failed check, let the user fix any answer or retry as is."""
-    click.echo("pvemcp setup: connect pvemcp to a Proxmox VE cluster. Enter keeps the value in brackets.\n")
+    say("pvemcp setup: connect pvemcp to a Proxmox VE cluster. Enter keeps the value in brackets.\n")
     ask = True
     while True:
         if ask:
@@ -216,7 +241,7 @@ def _wizard(answers: Answers, *, check: bool) -> None:
             _ask_ssh(answers)
         problems = _validate(answers)
         if problems:
-            click.echo("These settings would not work:\n" + "\n".join(f"  - {p}" for p in problems))
+            say("These settings would not work:\n" + "\n".join(f"  - {p}" for p in problems))
             ask = True
             continue
         if not check or _check(answers).ok:
@@ -239,15 +264,13 @@ def _ask_connection(answers: Answers) -> None:
         if presented is not None or click.confirm("Keep this host anyway?", default=False):
             break
     if presented is not None:
-        verdict = "trusted by the system CAs" if presented.verified else f"not trusted ({presented.verify_error})"
-        click.echo(f"The server presents a certificate with SHA-256 {presented.shown}, {verdict}.")
+        verdict = "the system CAs trust" if presented.verified else f"nothing trusts yet ({presented.verify_error})"
+        say(f"The server presents a certificate {verdict}. Its SHA-256 fingerprint:\n  {presented.shown}")
     default: TlsMode = "verify" if presented is not None and presented.verified else "fingerprint"
+    default = answers.tls if answers.tls != "verify" else default
     while True:
-        mode = click.prompt(
-            "Trust the certificate by: verify (system CAs), ca (a CA file), fingerprint (pin it), insecure",
-            type=click.Choice(TLS_MODES),
-            default=answers.tls if answers.tls != "verify" else default,
-        )
+        say(tls_question(default))
+        mode = click.prompt("Trust by", type=click.Choice(TLS_MODES), default=default, show_choices=False)
         if mode == "ca":
             answers.ca_file = str(
                 Path(
@@ -266,16 +289,25 @@ def _ask_connection(answers: Answers) -> None:
                     value_proc=lambda text: _fingerprint(text, "fingerprint"),
                 )
             elif answers.fingerprint != presented.fingerprint:
-                click.echo(f"  SHA-256 {presented.shown}\n  {WHERE_FINGERPRINT}")
+                say(f"Its SHA-256 fingerprint:\n  {presented.shown}\n{WHERE_FINGERPRINT}")
                 if not click.confirm("Does it match, and do you trust this certificate?", default=False):
                     continue
                 answers.fingerprint = presented.fingerprint
         elif mode == "insecure":
-            click.echo("Warning: with checks off, anyone between you and the node can read the token.")
+            say("Warning: with checks off, anyone between you and the node can read the token.")
             if not click.confirm("Turn certificate checks off anyway?", default=False):
                 continue
         answers.tls = mode
         return
+
+
+def tls_question(default: TlsMode) -> str:
+    """The choices, each explained, the default marked: the prompt itself then only names the default."""
+    lines = ["How should pvemcp trust the node's certificate?"]
+    lines += [
+        f"  {mode:<11}  {meaning}{'  (default)' if mode == default else ''}" for mode, meaning in TLS_MEANINGS.items()
+    ]
+    return "\n".join(lines)
 
 
 def _token_id(text: str) -> tuple[str, str, str]:
@@ -286,7 +318,7 @@ def _token_id(text: str) -> tuple[str, str, str]:
 
 
 def _ask_token(answers: Answers) -> None:
-    click.echo(
+    say(
         "\nThe API token: create one under Datacenter > Permissions > API Tokens, or with"
         " `pveum user token add USER@REALM NAME`.\n" + PRIVSEP_WORD
     )
@@ -300,7 +332,7 @@ def _ask_token(answers: Answers) -> None:
 
 
 def _ask_access(answers: Answers) -> None:
-    click.echo(
+    say(
         "\nTiers: read-only lists and reads; read-execute also starts, stops, migrates and backs up guests;"
         " full also creates, changes and deletes. Module core is the everyday set; advanced adds the rest."
     )
@@ -319,9 +351,9 @@ def _ask_ssh(answers: Answers) -> None:
     answers.ssh_user = click.prompt("SSH user", default=answers.ssh_user or "root").strip()
     answers.ssh_key = click.prompt("SSH private key", default=answers.ssh_key or "~/.ssh/id_ed25519").strip()
     if not Path(answers.ssh_key).expanduser().is_file():
-        click.echo(f"Note: {answers.ssh_key} does not exist yet; `pvemcp doctor` checks SSH once it does.")
+        say(f"Note: {answers.ssh_key} does not exist yet; `pvemcp doctor` checks SSH once it does.")
     if Tier.parse(answers.tier) < Tier.READ_EXECUTE:
-        click.echo("Note: the SSH tools need tier read-execute or higher; with read-only they stay hidden.")
+        say("Note: the SSH tools need tier read-execute or higher; with read-only they stay hidden.")
 
 
 def _check(answers: Answers) -> CheckReport:
@@ -330,21 +362,14 @@ def _check(answers: Answers) -> CheckReport:
 
     from pvemcp.setup.steps import live_check, render_report
 
-    click.echo(f"\nChecking {answers.base_url} as {answers.token_id} …")
+    say(f"\nChecking {answers.base_url} as {answers.token_id} …")
     report = anyio.run(live_check, answers)
-    click.echo(render_report(answers, report, width=max(100, _columns())), nl=False)
+    click.echo(render_report(answers, report, width=console.width()), nl=False)
     return report
 
 
-def _columns() -> int:
-    try:
-        return os.get_terminal_size().columns
-    except OSError:
-        return 100
-
-
 def _ask_destination(where: Destination) -> Destination:
-    click.echo(
+    say(
         "\nWhere to keep the settings: user = ~/.config/pvemcp/config.toml (for all your projects);"
         " project = ./.pvemcp/config.toml (this folder only, kept out of git)."
     )
@@ -355,14 +380,28 @@ def _ask_destination(where: Destination) -> Destination:
         show_default=bool(where.profile),
         value_proc=_profile_name,
     )
+    secret_to_file = _ask_secret_place(scope, profile or None)
     labels = ", ".join(f"{key} ({BY_KEY[key].label})" for key in BY_KEY) + f", {GENERIC.key} (print a snippet)"
-    click.echo(f"MCP clients: {labels}.")
+    say(f"MCP clients: {labels}.")
     clients = click.prompt(
         "Add pvemcp to which clients? (comma-separated, or none)",
         default=",".join(where.clients) or "none",
         value_proc=_client_list,
     )
-    return Destination(scope, profile or None, clients, where.secret_to_file)
+    return Destination(scope, profile or None, clients, secret_to_file)
+
+
+def _ask_secret_place(scope: str, profile: str | None) -> bool:
+    """Own file by default: the configuration then holds no secret, so it can be shown, shared or compared."""
+    folder = "./.pvemcp" if scope == "project" else "~/.config/pvemcp"
+    say(
+        "\nWhere to keep the token secret: file = its own file, only the secret, mode 0600:\n"
+        f"  {folder}/{secret_file_path(Path('config.toml'), profile)}\n"
+        "named by the configuration (PROXMOX_TOKEN_SECRET_FILE), so config.toml holds no secret and can be"
+        " shown or shared; inline = in config.toml itself (also 0600)."
+    )
+    place = click.prompt("Keep the secret", type=click.Choice(["file", "inline"]), default="file")
+    return bool(place == "file")
 
 
 def _profile_name(text: str) -> str:
@@ -400,18 +439,18 @@ def _write(answers: Answers, where: Destination, *, print_only: bool, ask: bool)
         fail(f"Nothing was written: {exc}")
     if print_only:
         click.echo(render_plan(plan), nl=False)
-        click.echo("Nothing was written (--print-config); the token secret is not shown.", err=True)
+        say("Nothing was written (--print-config); the token secret is not shown.", err=True)
         return
-    click.echo("\nAbout to write:\n" + "\n".join(f"  {path}" for path in plan.paths))
+    say("\nAbout to write:\n" + "\n".join(f"  {path}" for path in plan.paths))
     if ask and not click.confirm("Write these files?", default=True):
         fail("Nothing was written.")
     try:
         lines = carry_out(plan, answers.secret)
     except (ValueError, OSError) as exc:
         fail(f"Writing failed: {exc}")
-    click.echo("Wrote:\n" + "\n".join(f"  {line}" for line in lines))
+    say("Wrote:\n" + "\n".join(f"  {line}" for line in lines))
     again = f" --profile {plan.profile}" if plan.profile else ""
-    click.echo(
+    say(
         f"\nNext: `pvemcp doctor{again}` checks every tool against the token's privileges;"
         " restart your MCP client to load pvemcp."
     )

@@ -16,7 +16,7 @@ def serve_simulator(*, host: str, port: int, nodes: int, guests: int, latency_ms
         nodes=nodes,
         guests=guests,
         latency_ms=latency_ms,
-        next_step="export the lines above and run `pvemcp run`",
+        next_step="paste the export lines above into another shell, then run `pvemcp doctor` or `pvemcp run` there",
     )
     if code:
         sys.exit(code)

@@ -15,7 +15,7 @@ def token() -> None:
     """Bearer tokens for the HTTP transport (MCP_AUTH_TOKENS_FILE, MCP_AUTH_TOKEN) and MCP_STATE_KEY."""
 
 
-@token.command("new")
+@token.command("new", short_help="Print a fresh bearer token and its [[tokens]] entry.")
 @click.option("--name", default="assistant", show_default=True, help="The caller name the audit log shows.")
 @click.option("--tier", type=click.Choice(TIERS), default="read-only", show_default=True, help="The token's ceiling.")
 @click.option("--nodes", default=None, help="Only these nodes, comma-separated (e.g. pve1,pve2).")

@@ -1,7 +1,7 @@
 """Every setting pvemcp reads, declared once: name, kind, default, bounds, meaning, secrecy and section.
 
 The table drives parsing (config.values.SettingValues), the configuration file's keys (config.file), what
-`pvemcp setup` manages (setup.plan) and the README's settings tables (`make docs`); tests keep code and
+`pvemcp setup` manages (setup.plan) and the settings tables in docs/ (`make docs`); tests keep code and
 table in step. It imports nothing of pvemcp, so any layer may read it.
 """
 
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["text", "integer", "number", "boolean", "choice"]
-# connection, ssh and http are the README's three tables; environment holds the process's own variables.
+# connection, ssh and http are the three settings tables (docs/settings.md, docs/ssh.md, docs/http.md);
+# environment holds the process's own variables.
 Section = Literal["connection", "ssh", "http", "environment"]
 SECTIONS: tuple[Section, ...] = ("connection", "ssh", "http")
 

@@ -4,7 +4,8 @@ The token's effective permissions (GET /access/permissions for its own ID, which
 are judged tool by tool (pvemcp.privileges). Failures are grouped by what is missing, because one
 grant usually fixes many tools, and the fix is the pveum commands that grant it. A privilege-separated
 token holds only the intersection of its own ACLs and its user's, the most common surprise: when the
-token holds less than its user, or nothing at all, the report says so and why.
+token holds less than its user, or nothing at all, the report says so and why. The fix is the
+least-privilege one (doctor/fixes.py): exactly the missing privileges, never a broader built-in role.
 """
 
 from __future__ import annotations
@@ -15,18 +16,10 @@ from typing import Any
 
 from pvemcp.catalog.spec import ToolSpec
 from pvemcp.config import Config
-from pvemcp.doctor.model import CheckResult, DoctorContext, green, red
-from pvemcp.privileges import (
-    Missing,
-    ToolAccess,
-    check_tools,
-    explain_privsep,
-    grant_commands,
-    read_privsep,
-    role_for,
-)
+from pvemcp.doctor.fixes import FixPlan, Token, find_role, plan_fix, role_table
+from pvemcp.doctor.model import CheckResult, DoctorContext, copyable, green, red
+from pvemcp.privileges import ToolAccess, check_tools, explain_privsep, read_privsep
 from pvemcp.pve.errors import PveMcpError
-from pvemcp.pve.roles import BUILTIN_ROLES
 from pvemcp.server.inventory import Inventory
 
 Permissions = Mapping[str, Mapping[str, int]]
@@ -46,7 +39,6 @@ class Group:
     any_of: bool
     root_only: bool
     tools: list[str] = field(default_factory=list)
-    fix: tuple[str, ...] = ()
     partial_on: tuple[str, ...] = ()
 
     @property
@@ -65,45 +57,32 @@ def group_missing(verdicts: Sequence[ToolAccess]) -> list[Group]:
             key = (missing.privs, need.path, need.any, need.root_only)
             group = groups.setdefault(
                 key,
-                Group(
-                    missing.privs, need.path, need.any, need.root_only, fix=missing.fix, partial_on=missing.partial_on
-                ),
+                Group(missing.privs, need.path, need.any, need.root_only, partial_on=missing.partial_on),
             )
             if verdict.name not in group.tools:
                 group.tools.append(verdict.name)
     return list(groups.values())
 
 
-def consolidated_fix(missing: Sequence[Missing], token_id: str, privsep: bool | None) -> list[str]:
-    """One grant per ACL path covering everything missing there (the smallest built-in role that holds it)."""
-    by_path: dict[str, set[str]] = {}
-    for item in missing:
-        if not item.need.root_only:
-            by_path.setdefault(item.need.acl_path, set()).update(item.need.grant or item.privs)
-    commands: list[str] = []
-    for path in sorted(by_path):
-        above = [a for a in by_path if a != path and (a == "/" or path.startswith(a + "/"))]
-        if any(by_path[path] <= set(BUILTIN_ROLES[role_for(by_path[a])]) for a in above):
-            continue  # the role granted higher up propagates here and already holds it
-        commands += grant_commands(path, sorted(by_path[path]), token_id, privsep=privsep)
-    return commands
-
-
 def _held(permissions: Permissions) -> set[tuple[str, str]]:
     return {(path, priv) for path, privs in permissions.items() for priv in privs}
 
 
-async def privsep_note(
-    ctx: DoctorContext, token_id: str, privsep: bool | None, permissions: Permissions
+async def _get(ctx: DoctorContext, path: str, params: dict[str, Any] | None = None) -> Any:
+    """An answer the fix is better for but can do without (a read-only token may not list ACLs)."""
+    try:
+        return await ctx.client().get(path, params)
+    except PveMcpError:
+        return None
+
+
+def privsep_note(
+    token_id: str, privsep: bool | None, permissions: Permissions, user_permissions: Any
 ) -> tuple[bool, str | None]:
     """(detected, explanation): privilege separation keeps from the token something its user holds."""
     if privsep is False:
         return False, None
     user = token_id.split("!", 1)[0]
-    try:
-        user_permissions = await ctx.client().get("/access/permissions", {"userid": user})
-    except PveMcpError:
-        user_permissions = None
     withheld: set[tuple[str, str]] = set()
     if isinstance(user_permissions, dict):
         withheld = _held(user_permissions) - _held(permissions)
@@ -128,7 +107,9 @@ async def check_privileges(ctx: DoctorContext) -> CheckResult:
     privsep = await read_privsep(client, token_id)
     verdicts = check_tools(specs, permissions, token_id=token_id, privsep=privsep)
     bad = [v for v in verdicts if not v.usable]
-    detected, note = await privsep_note(ctx, token_id, privsep, permissions)
+    user = token_id.split("!", 1)[0]
+    user_permissions = None if privsep is False else await _get(ctx, "/access/permissions", {"userid": user})
+    detected, note = privsep_note(token_id, privsep, permissions, user_permissions)
     data: dict[str, Any] = {
         "token_id": token_id,
         "privsep": privsep,
@@ -141,33 +122,77 @@ async def check_privileges(ctx: DoctorContext) -> CheckResult:
     headline = f"{len(verdicts) - len(bad)} of {len(verdicts)} enabled tools usable by {token_id}"
     if not bad:
         return green("privileges", headline, **data)  # what separation withholds is not needed
+    roles = role_table(await _get(ctx, "/access/roles"))
+    acl = await _get(ctx, "/access/acl")
+    kind, ugid = ("user", user) if privsep is False else ("token", token_id)
+    role = find_role(acl, roles, permissions, kind=kind, ugid=ugid)
+    user_held = user_permissions if isinstance(user_permissions, dict) else None
+    user_role = None if user_held is None else find_role(acl, roles, user_held, kind="user", ugid=user)
+    plan = plan_fix(
+        bad,
+        specs,
+        config.policy.tier,
+        Token(token_id, privsep),
+        role=role,
+        user_role=user_role,
+        user_permissions=user_held,
+        roles=roles,
+    )
     groups = group_missing(bad)
-    fix = consolidated_fix([m for v in bad for m in v.missing], token_id, privsep)
+    hide = _hide(ctx, config.policy.blacklist, plan)
     data["groups"] = [
-        {
-            "missing": list(g.privileges),
-            "path": g.path,
-            "tools": g.tools,
-            "fix": list(g.fix),
-            "partial_on": list(g.partial_on),
-        }
+        {"missing": list(g.privileges), "path": g.path, "tools": g.tools, "partial_on": list(g.partial_on)}
         for g in groups
     ]
-    data["commands"] = fix
+    data.update(
+        route=plan.route,
+        role=None
+        if plan.role is None
+        else {"name": plan.role.role, "path": plan.role.path, "custom": plan.role.custom},
+        add={path: list(privs) for path, privs in plan.exact.items()},
+        commands=list(plan.commands),
+        blacklist=list(plan.blacklist),
+    )
     lines = [f"{headline}, {len(bad)} not:"]
     for group in groups:
         lines.append(f"missing {group.label} for {len(group.tools)} tool(s): {', '.join(group.tools)}")
         if group.partial_on:
             lines.append(f"  (held only on {', '.join(group.partial_on)})")
-        lines += [f"  grant: {command}" for command in group.fix]
     if note:
         lines.append(note)
-    return red(
-        "privileges",
-        "\n".join(lines),
-        "; ".join(fix) if fix else "hide these tools with PVE_TOOL_BLACKLIST, or use a token of root@pam",
-        **data,
-    )
+    lines += plan.lines
+    lines += [f"  {command}" for command in plan.commands]
+    if hide:
+        lines.append(hide[0])
+        lines.append(f"  {hide[1]}")
+    fixes = ["; ".join(c for c in plan.commands if not c.startswith("pvemcp ")) or "see above"]
+    if plan.route == "bootstrap":
+        fixes = [f"{plan.commands[0]}, or for this token the {len(plan.commands) - 1} pveum commands above"]
+    if plan.route == "none":
+        fixes = []
+    if hide:
+        fixes.append(hide[1])
+    if plan.root_only and not hide:
+        fixes.append("hide these tools with PVE_TOOL_BLACKLIST, or use a token of root@pam")
+    copy = (*plan.commands, *([hide[1]] if hide else []))
+    return copyable(red("privileges", "\n".join(lines), "; then ".join(fixes), **data), *copy)
+
+
+def _hide(ctx: DoctorContext, listed: frozenset[str], plan: FixPlan) -> tuple[str, str] | None:
+    """(why, how) to hide read tools and root-only tools, said where PVE_TOOL_BLACKLIST is set."""
+    hidden = sorted(set(plan.blacklist) | set(plan.root_only))
+    if not hidden:
+        return None
+    why = []
+    if plan.blacklist:
+        why.append(
+            f"{', '.join(plan.blacklist)}: read tool(s) Proxmox lets work only with a privilege that can change"
+            " things, which `pvemcp bootstrap` leaves out of its role"
+        )
+    if plan.root_only:
+        why.append(f"{', '.join(plan.root_only)}: only root@pam may call them")
+    value = ",".join(sorted(listed | set(hidden)))
+    return f"Hide {'; '.join(why)}:", ctx.origin("PVE_TOOL_BLACKLIST").change(value)
 
 
 def _tool_json(verdict: ToolAccess) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pvemcp.pve.errors import ErrorCode, PveMcpError
 
 SSH_OFF = (
     "SSH tools are off (no PROXMOX_SSH_HOST, or PVE_SSH=off); to run commands in containers set"
-    " PROXMOX_SSH_HOST, PROXMOX_SSH_USER and PROXMOX_SSH_KEY_PATH (README: SSH)"
+    " PROXMOX_SSH_HOST, PROXMOX_SSH_USER and PROXMOX_SSH_KEY_PATH (docs/ssh.md)"
 )
 SELFTEST_TOOL = "pve_list_nodes"
 
@@ -124,6 +124,12 @@ async def check_selftest(ctx: DoctorContext) -> CheckResult:
     # No audit lines and no SSH connections for a self-test: it reads only.
     runtime = make_runtime(replace(config, audit_path=None, ssh=None), client)
     probe = _read_probe(enabled_specs(config))
+    call: tuple[str, dict[str, Any]] | None = None if probe is None else (probe.name, {})
+    if probe is not None and config.policy.mode == "consolidated":
+        from pvemcp.server.fronts import Fronts
+        from pvemcp.server.inventory import Inventory
+
+        call = Fronts(Inventory(config.policy)).where(probe.name) or call  # a listed tool, as a client calls it
     async with Client(build_server(runtime)) as mcp:
         listed = await mcp.list_tools()
         count = len(listed.tools)
@@ -131,17 +137,18 @@ async def check_selftest(ctx: DoctorContext) -> CheckResult:
             return red(
                 "selftest", "tools/list returned no tool", "check PVE_CATEGORIES and PVE_TOOL_WHITELIST", tools=0
             )
-        if probe is None:
+        if probe is None or call is None:
             return green(
                 "selftest", f"tools/list: {count} tools; no argument-free read tool is enabled to call", tools=count
             )
-        result = await mcp.call_tool(probe.name, {})
+        result = await mcp.call_tool(*call)
     content = dict(result.structured_content or {})
-    data = {"tools": count, "called": probe.name}
+    data = {"tools": count, "called": probe.name, "through": call[0]}
     if result.is_error:
         code, message = content.get("code", "?"), content.get("message", "")
         hint = str(content.get("hint") or "see the checks above")
         return red("selftest", f"tools/list: {count} tools; {probe.name} failed: {code} {message}", hint, **data)
     items = content.get("count", content.get("items"))
     shown = f" ({items} items)" if isinstance(items, int) else ""
-    return green("selftest", f"tools/list: {count} tools; {probe.name} answered{shown}", **data)
+    through = f" (through {call[0]} action {call[1].get('action')})" if call[0] != probe.name else ""
+    return green("selftest", f"tools/list: {count} tools; {probe.name}{through} answered{shown}", **data)

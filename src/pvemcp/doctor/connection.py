@@ -11,12 +11,12 @@ import hashlib
 import ipaddress
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import anyio
 
-from pvemcp.doctor.model import DOCTOR_TIMEOUT, CheckResult, DoctorContext, green, red, skip
+from pvemcp.doctor.model import DOCTOR_TIMEOUT, CheckResult, DoctorContext, Status, copyable, green, red, skip
 from pvemcp.pve.errors import ErrorCode
 from pvemcp.pve.tls import TlsConfig, format_fingerprint
 
@@ -30,20 +30,24 @@ async def check_config(ctx: DoctorContext) -> CheckResult:
     if ctx.profile:
         source += f", profile {ctx.profile!r}"
     if config is None:
-        lines = "\n".join(f"- {problem}" for problem in problems)
+        listed = "\n".join(f"- {problem}" for problem in problems)
         return red(
             "config",
-            f"{len(problems)} problem(s) in the settings ({source}):\n{lines}",
+            f"{len(problems)} problem(s) in the settings ({source}):\n{listed}",
             SETUP_FIX,
             file=str(path) if path else None,
             problems=problems,
         )
-    from pvemcp.server.inventory import Inventory
-
-    tools = sum(1 for exposed in Inventory(config.policy).by_name.values() if exposed.alias_of is None)
+    tools, aliases, surface = tool_counts(ctx)
     policy = config.policy
     parts = [source]
-    data: dict[str, object] = {"file": str(path) if path else None, "profile": ctx.profile, "tools": tools}
+    data: dict[str, object] = {
+        "file": str(path) if path else None,
+        "profile": ctx.profile,
+        "tools": tools,
+        "aliases": aliases,
+        "mode": policy.mode,
+    }
     if config.sandbox or config.target is None:
         parts.append("sandbox: the simulated cluster, in-process")
         data["sandbox"] = True
@@ -52,10 +56,35 @@ async def check_config(ctx: DoctorContext) -> CheckResult:
         parts.append(f"{target.base_url} as {target.token.token_id} (secret {_secret_source(ctx)})")
         data.update(base_url=target.base_url, token_id=target.token.token_id, sandbox=False)
     parts.append(
-        f"tier {policy.tier.label}, module {policy.module.value}, {tools} tools, SSH {'on' if config.ssh else 'off'}"
+        f"tier {policy.tier.label}, module {policy.module.value}, {tools} tools + {aliases} aliases,"
+        f" SSH {'on' if config.ssh else 'off'}"
     )
     data.update(tier=policy.tier.label, module=policy.module.value, ssh=config.ssh is not None)
-    return green("config", "; ".join(parts), **data)
+    overridden = (
+        [origin for _, origin in sorted(ctx.origins().items()) if origin.file_value is not None] if path else []
+    )
+    data["overridden"] = [origin.name for origin in overridden]
+    lines = ["; ".join(parts), *surface]
+    lines += [f"{origin.name} {origin.describe()}" for origin in overridden]
+    return green("config", "\n".join(lines), **data)
+
+
+def tool_counts(ctx: DoctorContext) -> tuple[int, int, list[str]]:
+    """(tools, aliases, lines on the listed surface): what `pvemcp run` exposes, said the same way everywhere."""
+    from pvemcp.server.fronts import Fronts
+    from pvemcp.server.inventory import Inventory
+
+    inventory = Inventory(ctx.config().policy)
+    tools = sum(1 for exposed in inventory.by_name.values() if exposed.alias_of is None)
+    aliases = len(inventory.by_name) - tools
+    if inventory.policy.mode != "consolidated":
+        return tools, aliases, []
+    fronts = Fronts(inventory)
+    default = " (the default)" if ctx.origin("PVE_TOOL_MODE").source == "default" else ""
+    offered = [f"{name} ({len(o.specs())})" for name, o in fronts.offered.items()]
+    standalone = [t.name for t in fronts.tools if t.name not in fronts.offered]
+    head = f"PVE_TOOL_MODE consolidated{default}: {len(fronts.tools)} tools listed, over the {tools} operations"
+    return tools, aliases, [f"{head} (operations behind each): {', '.join(offered + standalone)}"]
 
 
 def _secret_source(ctx: DoctorContext) -> str:
@@ -113,6 +142,29 @@ async def check_reach(ctx: DoctorContext) -> CheckResult:
     anything.check_hostname = False
     anything.verify_mode = ssl.CERT_NONE
     sni = None if _is_ip(host) else host
+    result = await _reach(ctx, where, host, port, anything, sni, data)
+    if result.status is Status.RED:
+        moved = _overridden(ctx, "PROXMOX_HOST", "PROXMOX_PORT")
+        return replace(result, fix=f"{result.fix}\n({moved})") if moved else result
+    return result
+
+
+def _overridden(ctx: DoctorContext, *names: str) -> str:
+    """Which of these settings the environment sets over the file: the first suspect when editing the file
+    changed nothing."""
+    said = [f"{name} {ctx.origin(name).describe()}" for name in names if ctx.origin(name).file_value is not None]
+    return "; ".join(said)
+
+
+async def _reach(
+    ctx: DoctorContext,
+    where: str,
+    host: str,
+    port: int,
+    anything: ssl.SSLContext,
+    sni: str | None,
+    data: dict[str, object],
+) -> CheckResult:
     try:
         seen = await anyio.to_thread.run_sync(_handshake, host, port, anything, sni)
     except socket.gaierror as exc:
@@ -139,31 +191,58 @@ async def check_reach(ctx: DoctorContext) -> CheckResult:
         )
     shown = format_fingerprint(seen.fingerprint)
     data.update(tls_version=seen.tls_version, fingerprint=shown)
-    pinned_hint = f"PROXMOX_TLS_FINGERPRINT={shown}"
+    pin = ctx.origin("PROXMOX_TLS_FINGERPRINT")
+    pinned_hint = pin.change(shown)
+    result = await _judge_tls(ctx, where, host, port, seen, shown, pinned_hint, data)
+    return copyable(result, shown, pinned_hint)
+
+
+async def _judge_tls(
+    ctx: DoctorContext,
+    where: str,
+    host: str,
+    port: int,
+    seen: Handshake,
+    shown: str,
+    pinned_hint: str,
+    data: dict[str, object],
+) -> CheckResult:
+    target = ctx.config().target
+    assert target is not None
+    mode = _tls_mode(target.tls)
     if mode == "pinned":
         if seen.fingerprint != target.tls.fingerprint:
             expected = format_fingerprint(target.tls.fingerprint or "")
-            return red(
-                "reach",
-                f"{where} presents certificate {shown}, not the pinned {expected}: a renewed certificate,"
-                " another host, or someone in between",
-                f"compare {shown} with the node's (Node > System > Certificates); only if it is the node's,"
-                f" set {pinned_hint}",
-                **data,
+            return copyable(
+                red(
+                    "reach",
+                    f"{where} presents a certificate other than the pinned one: a renewed certificate, another"
+                    f" host, or someone in between\npresented       {shown}\nnot the pinned  {expected}"
+                    f" ({ctx.origin('PROXMOX_TLS_FINGERPRINT').describe()})",
+                    "compare the presented certificate with the node's (Node > System > Certificates); only if it"
+                    f" is the node's, pin it:\n{pinned_hint}",
+                    **data,
+                ),
+                expected,
             )
         return green("reach", f"{where} over {seen.tls_version}; certificate matches the pinned fingerprint", **data)
     if mode == "insecure":
         return green(
             "reach",
             f"{where} over {seen.tls_version}; certificate NOT verified (PROXMOX_ALLOW_INSECURE_TLS);"
-            f" pin it instead after comparing with the node's: {pinned_hint}",
+            f" pin it instead after comparing with the node's:\n{pinned_hint}",
             **data,
         )
     try:
         await anyio.to_thread.run_sync(_handshake, host, port, target.tls.ssl_context(), host)
     except ssl.SSLCertVerificationError as exc:
         reason, fix = _explain_verification(exc, host, target.tls.ca_file, pinned_hint)
-        return red("reach", f"{where} presents certificate {shown}, which is not trusted: {reason}", fix, **data)
+        return red(
+            "reach",
+            f"{where} presents a certificate that is not trusted: {reason}\npresented       {shown}",
+            fix,
+            **data,
+        )
     except (ssl.SSLError, OSError) as exc:
         return red(
             "reach", f"the verified TLS handshake with {where} failed: {exc}", _hint(ErrorCode.TLS_ERROR), **data
@@ -182,12 +261,12 @@ def _explain_verification(
     exc: ssl.SSLCertVerificationError, host: str, ca_file: str | None, pinned_hint: str
 ) -> tuple[str, str]:
     code, message = exc.verify_code, exc.verify_message or str(exc)
-    trust = f"pin it after comparing with Node > System > Certificates: {pinned_hint}"
+    trust = f"pin it after comparing with Node > System > Certificates:\n{pinned_hint}"
     if code in (18, 19, 20, 21):  # self-signed, self-signed in chain, unknown issuer, unverifiable leaf
         where = f"the CA file {ca_file}" if ca_file else "this machine's CAs"
         return (
             f"{message}; it is not signed by {where} (Proxmox signs its own certificates with the cluster's CA)",
-            f"{trust}, or set PROXMOX_TLS_CA_FILE to a copy of the node's /etc/pve/pve-root-ca.pem",
+            f"{trust}\nor set PROXMOX_TLS_CA_FILE to a copy of the node's /etc/pve/pve-root-ca.pem",
         )
     if code == 10:
         return (

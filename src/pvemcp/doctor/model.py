@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pvemcp.config import Config, ConfigError, gather_settings, load_config
+from pvemcp.config.origins import Origin, setting_origins
 from pvemcp.pve.client import ProxmoxClient, RetryPolicy
 from pvemcp.pve.errors import ErrorCode, PveMcpError
 
@@ -41,6 +42,7 @@ class CheckResult:
     detail: str
     fix: str | None = None  # one line, for RED
     data: dict[str, Any] = field(default_factory=dict)
+    copy: tuple[str, ...] = ()  # values in detail or fix meant to be copied: shown whole, never wrapped
 
     @property
     def passed(self) -> bool:
@@ -53,6 +55,7 @@ class CheckResult:
             "detail": self.detail,
             "fix": self.fix,
             "data": self.data,
+            "copy": list(self.copy),
         }
 
 
@@ -62,6 +65,11 @@ def green(name: str, detail: str, **data: Any) -> CheckResult:
 
 def red(name: str, detail: str, fix: str, **data: Any) -> CheckResult:
     return CheckResult(name, Status.RED, detail, fix, data)
+
+
+def copyable(result: CheckResult, *values: str) -> CheckResult:
+    """The result, with these values of its detail or fix shown whole on lines of their own."""
+    return replace(result, copy=tuple(dict.fromkeys((*result.copy, *values))))
 
 
 def skip(name: str, detail: str, **data: Any) -> CheckResult:
@@ -98,6 +106,7 @@ class DoctorContext:
     _file: Path | None = None
     _client: ProxmoxClient | None = None
     _probe: Probe | None = None
+    _origins: dict[str, Origin] | None = None
 
     @classmethod
     def from_process(cls, *, profile: str | None, sandbox: bool) -> DoctorContext:
@@ -129,6 +138,15 @@ class DoctorContext:
     def settings(self) -> dict[str, str]:
         """The merged settings text (file under environment), for saying where a value came from."""
         return gather_settings(self.environ, profile=self.profile, cwd=self.cwd, problems=[])[0]
+
+    def origins(self) -> dict[str, Origin]:
+        """Where each setting's value came from, so that a fix is made there."""
+        if self._origins is None:
+            self._origins = setting_origins(self.environ, profile=self.profile, cwd=self.cwd)
+        return self._origins
+
+    def origin(self, name: str) -> Origin:
+        return self.origins()[name]
 
     # -- the API -------------------------------------------------------------------------------------
 

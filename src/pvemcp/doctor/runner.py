@@ -84,35 +84,64 @@ def render_json(results: Sequence[CheckResult]) -> str:
 STYLES = {Status.GREEN: "bold green", Status.RED: "bold red", Status.SKIP: "yellow"}
 
 
+def _segments(result: CheckResult) -> list[tuple[bool, list[str]]]:
+    """The detail and fix in order, as runs of prose (False) and of lines holding a value to copy (True).
+
+    Prose goes in the table, which may wrap it; a line holding a command or a fingerprint is printed
+    whole on its own, so that what is copied from the screen is what doctor meant.
+    """
+    text = result.detail + (f"\nfix: {result.fix}" if result.fix else "")
+    runs: list[tuple[bool, list[str]]] = []
+    for line in text.splitlines():
+        whole = any(value in line for value in result.copy)
+        if runs and runs[-1][0] == whole:
+            runs[-1][1].append(line)
+        else:
+            runs.append((whole, [line]))
+    return runs
+
+
 def render_table(results: Sequence[CheckResult], *, width: int, color: bool) -> str:
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, show_lines=False)
-    table.add_column("check", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("detail", overflow="fold")
-    for result in results:
-        detail = Text(result.detail)
-        if result.fix:
-            detail.append("\nfix: ", style="bold")
-            detail.append(result.fix)
-        table.add_row(result.name, Text(str(result.status), style=STYLES[result.status]), detail)
-    counts = {status: sum(1 for r in results if r.status is status) for status in Status}
-    summary = f"{counts[Status.GREEN]} passed, {counts[Status.RED]} failed, {counts[Status.SKIP]} skipped" + (
-        "" if counts[Status.RED] else ": all good"
-    )
     buffer = io.StringIO()
-    console = Console(  # details are data: no markup and no emoji codes (a fingerprint's ":CD:") in them
+    console = Console(  # details are data: no markup, emoji codes (a fingerprint's ":CD:") or highlighting
         file=buffer,
         width=width,
         force_terminal=color,
         color_system="standard" if color else None,
         markup=False,
         emoji=False,
+        highlight=False,
     )
-    console.print(table)
+    name_width = max(len("check"), *(len(r.name) for r in results))
+    for index, result in enumerate(results):
+        named = False
+        for whole, lines in _segments(result):
+            if whole:  # never wrapped, however narrow the terminal: it is meant to be copied
+                for line in lines:
+                    text = Text("    " + line.strip(), style="bold" if line.startswith("fix: ") else "")
+                    console.print(text, soft_wrap=True, no_wrap=True, crop=False, overflow="ignore")
+                continue
+            table = Table(box=box.SIMPLE_HEAD, show_header=index == 0 and not named, show_edge=False, expand=True)
+            table.add_column("check", no_wrap=True, min_width=name_width, max_width=name_width)
+            table.add_column("status", no_wrap=True, min_width=6, max_width=6)
+            table.add_column("detail", overflow="fold", ratio=1)
+            detail = Text("\n".join(lines))
+            for at in (i for i, line in enumerate(lines) if line.startswith("fix: ")):
+                offset = sum(len(line) + 1 for line in lines[:at])
+                detail.stylize("bold", offset, offset + 4)
+            status = Text(str(result.status), style=STYLES[result.status]) if not named else Text("")
+            table.add_row(result.name if not named else "", status, detail)
+            console.print(table)
+            named = True
+    counts = {status: sum(1 for r in results if r.status is status) for status in Status}
+    summary = f"{counts[Status.GREEN]} passed, {counts[Status.RED]} failed, {counts[Status.SKIP]} skipped" + (
+        "" if counts[Status.RED] else ": all good"
+    )
+    console.print()
     console.print(summary)
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip().splitlines())

@@ -1,10 +1,17 @@
-"""`pvemcp run --transport http`: build everything once, then serve it with uvicorn."""
+"""`pvemcp run --transport http`: build everything once, then serve it with uvicorn.
+
+The listening sockets are bound here, before anything else is built, so an address already in use is one
+line naming it and the setting that moves it (ListenError), not uvicorn's exit from inside its task.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +25,7 @@ if TYPE_CHECKING:
     from pvemcp.server.dispatch import Runtime
 
 log = logging.getLogger("pvemcp")
+BACKLOG = 2048  # uvicorn's own default
 
 
 @dataclass(slots=True)
@@ -85,7 +93,51 @@ def uvicorn_config(app: Starlette, settings: HttpSettings) -> uvicorn.Config:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
         timeout_graceful_shutdown=5,
+        backlog=BACKLOG,
     )
+
+
+class ListenError(Exception):
+    """The address MCP_HOST and MCP_PORT name cannot be listened on; the message says which and what to change."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        change, setting = "another port", "MCP_PORT"
+        if error.errno == errno.EADDRINUSE:
+            reason = "the address is already in use (another server listens there)"
+        elif error.errno == errno.EACCES:
+            reason, change = "permission denied (ports below 1024 need privileges)", "a port above 1023"
+        else:
+            reason = error.strerror or str(error)
+            change, setting = "another address", "MCP_HOST"
+        super().__init__(
+            f"pvemcp cannot listen on {where}: {reason}; choose {change} with {setting}"
+            f" (or {setting.lower()} in the configuration file)"
+        )
+
+
+def listen(host: str, port: int, backlog: int) -> list[socket.socket]:
+    """Bound, listening sockets for every address `host` names, as asyncio's create_server binds them.
+
+    "*" means every interface. Raises ListenError, with nothing left open, when one cannot be bound.
+    """
+    bind_host = None if host in ("*", "") else host
+    sockets: list[socket.socket] = []
+    try:
+        infos = socket.getaddrinfo(bind_host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise ListenError(host, port, exc) from None
+    return sockets
 
 
 def bound_port(server: uvicorn.Server, default: int) -> int:
@@ -103,7 +155,8 @@ def client_config(url: str, *, sandbox: bool, token_hint: bool) -> dict[str, Any
     return {"mcpServers": {"pvemcp-sandbox" if sandbox else "pvemcp": entry}}
 
 
-async def serve_http(config: HttpConfig, *, print_config: bool = False) -> None:
+async def serve_http(config: HttpConfig, listing: Callable[[Runtime], str], *, print_config: bool = False) -> None:
+    """Serve until uvicorn is told to stop; `listing` says what tools/list shows. Raises ListenError first."""
     import anyio
     import uvicorn
 
@@ -118,6 +171,7 @@ async def serve_http(config: HttpConfig, *, print_config: bool = False) -> None:
             settings.host,
             config.policy.tier.label,
         )
+    sockets = listen(settings.host, settings.port, BACKLOG)
     client = make_client(config)
     service: HttpService | None = None
     try:
@@ -125,13 +179,15 @@ async def serve_http(config: HttpConfig, *, print_config: bool = False) -> None:
         server = uvicorn.Server(uvicorn_config(service.app, settings))
         settle_heap()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve)
+            tg.start_soon(server.serve, sockets)
             while not server.started and not server.should_exit:  # noqa: ASYNC110 - uvicorn offers a flag, no event
                 await anyio.sleep(0.01)
             if server.started:
-                _announce(config, bound_port(server, settings.port), len(service.runtime.tools), print_config)
+                _announce(config, bound_port(server, settings.port), listing(service.runtime), print_config)
                 log_safety(config)
     finally:
+        for sock in sockets:
+            sock.close()  # uvicorn closes its listeners at shutdown; these are closed if it never started
         if service is not None:
             await service.aclose()
         else:
@@ -147,14 +203,14 @@ def _session_limits(settings: HttpSettings) -> str:
     )
 
 
-def _announce(config: HttpConfig, port: int, tools: int, print_config: bool) -> None:
+def _announce(config: HttpConfig, port: int, tools: str, print_config: bool) -> None:
     settings = config.http
     assert settings is not None
     host = "127.0.0.1" if settings.wildcard else settings.host
     url = settings.public_url or f"http://{f'[{host}]' if ':' in host else host}:{port}/mcp"
     auth = "bearer tokens" if settings.tokens_file or settings.token else "OAuth" if settings.oauth else "none"
     log.info(
-        "serving %d tools over Streamable HTTP at %s (tier %s, authentication %s, %s)",
+        "serving %s over Streamable HTTP at %s (tier %s, authentication %s, %s)",
         tools,
         url,
         config.policy.tier.label,

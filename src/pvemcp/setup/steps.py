@@ -253,26 +253,19 @@ def summary_rows(answers: Answers, report: CheckReport | None) -> list[tuple[str
 
 
 def render_report(answers: Answers, report: CheckReport, *, width: int = 100) -> str:
-    """The settings and findings as a table, then ✓, ✗ (with the error's hints) and ! lines."""
-    from io import StringIO
+    """The settings and findings as label and value lines, then ✓, ✗ (with the error's hints) and ! lines.
 
-    from rich.console import Console
-    from rich.table import Table
+    Plain text, filled at spaces only: values are data, printed as they are (a fingerprint's ":CD:" is no
+    emoji code, a "[name]" no markup), and a fingerprint too long for its column goes whole on its own line.
+    """
+    from pvemcp.setup.text import pairs, wrap
 
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for label, value in summary_rows(answers, report):
-        table.add_row(label, value)
-    buffer = StringIO()
-    # Values are data (a fingerprint's ":CD:" is no emoji code, a "[name]" no markup): printed as they are.
-    Console(file=buffer, highlight=False, markup=False, emoji=False, width=width, color_system=None).print(table)
-    lines = [buffer.getvalue().rstrip("\n")]
+    lines = [pairs(summary_rows(answers, report), width)]
     if report.error is not None:
         error = report.error
         lines.append(f"✗ {report.failed_step} failed [{error.code}]: {error.message}")
         lines += [f"  hint: {hint}" for hint in (error.hint, SETUP_HINTS.get(error.code, "")) if hint]
-        return "\n".join(lines) + "\n"
+        return wrap("\n".join(lines), width) + "\n"
     lines.append(f"✓ Proxmox VE {report.version}; {len(report.nodes)} node(s) visible.")
     for path, privs in report.missing_for(answers.tier).items():
         own = " (it is privilege-separated: grant them to the token itself)" if report.privsep else ""
@@ -282,6 +275,8 @@ def render_report(answers: Answers, report: CheckReport, *, width: int = 100) ->
             "! This token may change permissions (administrator rights). One holding only what the tier needs"
             f" is safer: `pvemcp bootstrap --tier {answers.tier}` prints the commands."
         )
-    if report.privsep and not any(report.privileges.values()):
-        lines.append("! The token is privilege-separated and holds nothing at / or /vms.\n" + PRIVSEP_WORD)
-    return "\n".join(lines) + "\n"
+    if report.privsep is not False and not any(report.privileges.values()):
+        # Proxmox lets a token read its own record only with User.Modify: a bare token cannot tell.
+        known = "is privilege-separated and " if report.privsep else ""
+        lines.append(f"! The token {known}holds nothing at / or /vms.\n" + PRIVSEP_WORD)
+    return wrap("\n".join(lines), width) + "\n"

@@ -5,14 +5,16 @@ are pipes, sockets or terminals, else through the SDK's `stdio_server`. Either w
 JSON-RPC message gets its JSON-RPC answer (-32700 parse error, -32600 invalid request), so a client waiting
 for it is told, and the server goes on serving; the SDK alone would drop it in silence.
 
-SIGTERM stops serving like the end of input: the audit log and connections are closed, the exit status is 0.
+SIGTERM and SIGINT (Ctrl-C in a terminal) stop serving like the end of input: the audit log and connections
+are closed, the exit status is 0. Both are caught explicitly, since a process started with SIGINT ignored (a
+job a non-interactive shell put in the background, and whatever it starts) would otherwise keep serving.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pvemcp.compose import log_safety, make_client, make_runtime, settle_heap
@@ -160,18 +162,25 @@ async def serve_lines(server: Server[Any]) -> None:
 DRAIN_SECONDS = 660
 
 
-async def stop_on_sigterm(scope: CancelScope) -> None:
-    """Cancel `scope` when SIGTERM arrives, so serving ends through its cleanup instead of dying mid-write."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+async def stop_on_signal(scope: CancelScope) -> None:
+    """Cancel `scope` on SIGTERM or SIGINT, so serving ends through its cleanup instead of dying mid-write.
+
+    A second SIGINT during that cleanup interrupts it, as Ctrl-C twice does elsewhere.
+    """
     import anyio
 
-    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
-        async for _ in signals:
-            log.info("SIGTERM: stopping")
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        async for received in signals:
+            log.info("%s: stopping", signal.Signals(received).name)
             scope.cancel()
             return
 
 
-async def serve_stdio(config: Config) -> None:
+async def serve_stdio(config: Config, listing: Callable[[Runtime], str]) -> None:
+    """Serve on stdio until the input ends or a stop signal arrives; `listing` says what tools/list shows."""
     import anyio
 
     from pvemcp.server.app import build_server
@@ -184,15 +193,15 @@ async def serve_stdio(config: Config) -> None:
         settle_heap()
         where = "the sandbox cluster" if config.sandbox else config.target.base_url if config.target else "?"
         log.info(
-            "serving %d tools on stdio (tier %s, module %s) against %s",
-            len(runtime.tools),
+            "serving %s on stdio (tier %s, module %s) against %s",
+            listing(runtime),
             config.policy.tier.label,
             config.policy.module.value,
             where,
         )
         log_safety(config)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(stop_on_sigterm, tg.cancel_scope)
+            tg.start_soon(stop_on_signal, tg.cancel_scope)
             await serve_lines(server)
             tg.cancel_scope.cancel()
     finally:
