@@ -79,6 +79,14 @@ def test_pvemcp_tools_lists_the_whole_catalog_with_endpoints() -> None:
     assert by_name["pve_api_get"]["target"] == {"kind": "raw", "methods": ["GET"]}
 
 
+def test_pvemcp_tools_prints_its_table() -> None:
+    for args in (["tools"], ["tools", "--all"]):
+        out = subprocess.run([str(BIN), *args], capture_output=True, text=True, check=True)
+        assert "pve_list_nodes" in out.stdout and "GET /nodes" in out.stdout
+    out = subprocess.run([str(BIN), "tools", "--all"], capture_output=True, text=True, check=True)
+    assert "over SSH" in out.stdout and "raw GET" in out.stdout
+
+
 def test_pvemcp_version_prints_the_version() -> None:
     from pvemcp import __version__
 

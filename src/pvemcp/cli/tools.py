@@ -59,12 +59,22 @@ def render_tools(policy: Policy, *, as_json: bool, show_all: bool) -> str:
             row["category"],
             row["tier"],
             flags,
-            f"{row['method']} {row['path']}",
+            endpoint_text(row["target"]),
             ", ".join(row["aliases"]),
         )
     buffer = io.StringIO()
     Console(file=buffer, width=160, color_system=None, markup=False, emoji=False).print(table)
     return buffer.getvalue().rstrip()
+
+
+def endpoint_text(target: dict[str, Any]) -> str:
+    """A row's target in a few words: `GET /nodes`, `raw GET`, `over SSH`, `pvemcp itself`."""
+    kind = target.get("kind")
+    if kind == "rest":
+        return f"{target['method']} {target['path']}"
+    if kind == "raw":
+        return "raw " + "/".join(target["methods"])
+    return "over SSH" if kind == "ssh" else "pvemcp itself"
 
 
 def target_json(spec: ToolSpec) -> dict[str, Any]:
