@@ -79,6 +79,16 @@ def test_pvemcp_tools_lists_the_whole_catalog_with_endpoints() -> None:
     assert by_name["pve_api_get"]["target"] == {"kind": "raw", "methods": ["GET"]}
 
 
+def test_pvemcp_tools_prints_its_table() -> None:
+    out = subprocess.run([str(BIN), "tools"], capture_output=True, text=True, check=True)
+    assert "pve_inventory" in out.stdout  # the consolidated default
+    for args in (["tools", "--operations"], ["tools", "--all"]):
+        out = subprocess.run([str(BIN), *args], capture_output=True, text=True, check=True)
+        assert "pve_list_nodes" in out.stdout and "GET /nodes" in out.stdout
+    out = subprocess.run([str(BIN), "tools", "--all"], capture_output=True, text=True, check=True)
+    assert "ssh (writes)" in out.stdout and "GET (any path)" in out.stdout
+
+
 def test_pvemcp_version_prints_the_version() -> None:
     from pvemcp import __version__
 

@@ -193,8 +193,9 @@ async def test_a_node_that_does_not_answer_is_a_connection_failure(sshd: Sshd, c
 
 async def test_a_command_that_outlives_its_timeout_is_cut_off(sshd: Sshd, channel: Opener) -> None:
     chan = channel(sshd.settings())
-    result = await run(chan, ["sh", "-c", "echo early; exec sleep 30"], timeout=0.5)
-    assert result.exit_status is None and result.stdout == "early\n" and "no exit status after 0.5 s" in result.stderr
+    # 1.5 s leaves a loaded machine room to send the first line; the sleep lasts far longer.
+    result = await run(chan, ["sh", "-c", "echo early; exec sleep 30"], timeout=1.5)
+    assert result.exit_status is None and result.stdout == "early\n" and "no exit status after 1.5 s" in result.stderr
     assert (await run(chan, ["true"])).exit_status == 0
     assert chan.connections_opened == 1
 
