@@ -86,7 +86,12 @@ async def test_each_request_acts_as_the_token_that_sent_it(admin: ProxmoxClient,
     secret = await new_token(admin, "mcp@pve", "assistant")
     async with as_token("mcp@pve!assistant", secret) as client:
         assert await client.get("/access/permissions") == {}  # no ACL yet: nothing at all
-        assert await client.get("/access/users/mcp@pve/token/assistant") == {"privsep": 1, "expire": 0}
+        # The request acts as mcp@pve!assistant, not as mcp@pve: `userid-param(self)` does not let a token read
+        # its own user's token record (Proxmox compares the token ID with the userid).
+        with pytest.raises(PveMcpError) as raised:
+            await client.get("/access/users/mcp@pve/token/assistant")
+        assert raised.value.status == 403 and "Permission check failed" in raised.value.message
+    assert await admin.get("/access/users/mcp@pve/token/assistant") == {"privsep": 1, "expire": 0}
 
 
 async def test_a_separated_token_holds_the_intersection_of_its_acls_and_its_users(
@@ -141,6 +146,7 @@ async def test_tokens_are_read_and_updated_and_a_regenerated_secret_replaces_the
     )
     assert changed["full-tokenid"] == "mcp@pve!assistant" and changed["comment"] == "rotated"
     assert not sim.check_authorization(f"PVEAPIToken=mcp@pve!assistant={old}")
-    async with as_token("mcp@pve!assistant", changed["value"]) as client:
-        user = await client.get("/access/users/mcp@pve")
+    async with as_token("mcp@pve!assistant", changed["value"]) as client:  # the new secret authenticates
+        assert await client.get("/access/permissions") == {}
+    user = await admin.get("/access/users/mcp@pve")
     assert user["tokens"] == {"assistant": {"privsep": 1, "expire": 0, "comment": "rotated"}}
