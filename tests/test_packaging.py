@@ -264,7 +264,8 @@ def test_pvesim_wheel_holds_the_typed_package_its_command_and_its_readme() -> No
     runtime = {str(Requirement(r)) for r in metadata.get_all("Requires-Dist", []) if "extra ==" not in r}
     assert runtime == {str(Requirement(r)) for r in sim["dependencies"]}
     assert metadata["Description-Content-Type"] == "text/markdown"
-    assert str(metadata.get_payload()).strip() == (SIM_ROOT / "README.md").read_text().strip()
+    body = metadata.get_payload(decode=True)  # the README as UTF-8 bytes: "…" and the like survive
+    assert isinstance(body, bytes) and body.decode().strip() == (SIM_ROOT / "README.md").read_text().strip()
 
 
 def test_pvemcp_depends_on_exactly_this_pvesim() -> None:
