@@ -76,6 +76,7 @@ def test_every_row_has_a_meaning_and_bounds_fit_the_default() -> None:
 def test_the_readme_is_short_and_leads_with_both_paths() -> None:
     text = README.read_text("utf-8")
     assert len(text.splitlines()) <= 200, "README.md stays under 200 lines; the reference goes to docs/"
+    assert "make demo" in text and "make test" in text, "the two commands that set everything up"
     headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
     order = ["Get the code", "Try it on the sandbox", "Connect your cluster", "Commands"]
     assert [h for h in headings if h in order] == order, headings
