@@ -144,6 +144,16 @@ def payload(result: CallToolResult) -> dict[str, Any]:
 BIN = Path(sys.executable).parent / "pvemcp"
 
 
+@pytest.fixture
+def no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the environment a test gives counts: no user or project configuration file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    for name in ("PVEMCP_CONFIG", "PVEMCP_PROFILE", "PVE_ACCESS_TIER", "PVE_MODULE_MODE", "PVE_TOOL_BLACKLIST"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @contextmanager
 def sim_served(*extra: str) -> Iterator[dict[str, str]]:
     """`pvemcp sim serve --port 0 [extra]`; yields the PROXMOX_* settings it prints."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import anyio
 import pytest
@@ -20,14 +19,7 @@ from pvemcp.server.inventory import Inventory
 READ_ONLY_ROLE = "Datastore.Audit,Pool.Audit,Sys.Audit,Sys.Syslog,VM.Audit,VM.GuestAgent.Audit"
 
 
-@pytest.fixture(autouse=True)
-def no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only the environment a test gives counts: no user or project configuration file."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
-    for name in ("PVEMCP_CONFIG", "PVEMCP_PROFILE", "PVE_ACCESS_TIER", "PVE_MODULE_MODE", "PVE_TOOL_BLACKLIST"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_config_file")
 
 
 def bootstrap(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -7,7 +7,6 @@ ACLs; `pvemcp bootstrap --apply` against the simulator served over HTTPS, run wi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 
 import anyio
 import httpx2
@@ -62,15 +61,6 @@ async def test_a_start_with_a_read_only_token_is_refused_with_proxmoxs_words_and
     starts = [r for r in sim.requests[since:] if r.method == "POST" and r.path.endswith("/status/start")]
     assert len(starts) == 1  # asked once, refused: a 403 is not retried
     assert not listed.is_error  # what the token may do still works
-
-
-@pytest.fixture
-def no_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
-    for name in ("PVEMCP_CONFIG", "PVEMCP_PROFILE", "PVE_ACCESS_TIER", "PVE_MODULE_MODE", "PVE_TOOL_BLACKLIST"):
-        monkeypatch.delenv(name, raising=False)
 
 
 async def _admin(env: dict[str, str], method: str, path: str, params: Mapping[str, object] | None = None) -> object:
