@@ -21,14 +21,12 @@ from pvemcp.server.inventory import Inventory, Policy
 from pvemcp.server.prompts import Prompts
 from pvesim import Simulator
 from tests.conftest import FULL, client_for, mcp_client, payload
-from tests.test_scope import FILLERS
+from tests.test_scope import valid_args
 
 pytestmark = pytest.mark.anyio
 
 CONSOLIDATED = replace(FULL, mode="consolidated")
-# A guest of each type that exists in the default seed, on which reads and writes have something to act on.
-GUEST = {"qemu": 100, "lxc": 200}
-# With these arguments 106 of 228 operations succeed on the default seed; the others (SSH without a channel, a
+# With these arguments 108 of 228 operations succeed on the default seed; the others (SSH without a channel, a
 # placeholder "x" that names nothing) must fail with the same error both ways.
 ANSWERED = 100
 
@@ -84,33 +82,8 @@ def test_a_blacklisted_operation_leaves_its_action_and_an_emptied_front_leaves_t
 
 
 def arguments(spec: ToolSpec) -> dict[str, Any]:
-    """What the operation needs, with values the simulator's default seed accepts."""
-    args: dict[str, Any] = {}
-    firsts = {group[0] for group in (spec.at_least_one, spec.only_one) if group}
-    for param in spec.all_params:
-        if not (param.required or param.name in firsts):
-            continue
-        if param.name == "command" and param.type == "string":
-            args[param.name] = "uname -a"
-        elif param.name in FILLERS:
-            args[param.name] = FILLERS[param.name]
-        elif param.enum:
-            args[param.name] = param.enum[0]
-        elif param.name in ("vmid", "ctid"):
-            args[param.name] = GUEST["lxc" if spec.guest_type == "lxc" or param.name == "ctid" else "qemu"]
-        else:
-            args[param.name] = {"integer": 1, "boolean": True}.get(param.type, "x")
-    if spec.guest_type in ("qemu", "lxc"):
-        args["vmid"] = GUEST[spec.guest_type]
-    if spec.rest is not None and "/replication" in spec.rest.path and spec.param("id") is not None:
-        args["id"] = "100-0"
-    if spec.raw:
-        args["path"] = "/cluster/resources"
-    if spec.confirm:
-        args["confirm"] = True
-    if spec.returns_task:
-        args["wait_seconds"] = 5
-    return args
+    """What the operation needs, as the scope tests fill it (test_scope.valid_args); a task is waited for briefly."""
+    return valid_args(spec, **({"wait_seconds": 5} if spec.returns_task else {}))
 
 
 def through_front(spec: ToolSpec, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:

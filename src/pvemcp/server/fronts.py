@@ -8,6 +8,7 @@ then takes the one dispatch path under the operation's name (server/dispatch.py)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -79,6 +80,12 @@ def _offer(front: Front, inventory: Inventory | None) -> Offered | None:
         if variants:
             actions[action.name] = variants
     return Offered(front, actions) if actions else None
+
+
+@functools.cache
+def _whole(name: str) -> Offered | None:
+    """A front with every action, whatever the policy: built once, for pve_preview."""
+    return _offer(BY_FRONT[name], None)
 
 
 def _signature(name: str, specs: list[ToolSpec], declared: set[str]) -> str:
@@ -221,7 +228,7 @@ class Fronts:
         """
         offered = self.offered.get(name)
         if hidden_too:
-            offered = _offer(BY_FRONT[name], None)
+            offered = _whole(name)
         assert offered is not None
         front = offered.front
         args = dict(arguments)
