@@ -311,6 +311,17 @@ def grant_commands(
     return commands
 
 
+def role_for_tier(
+    specs: Iterable[ToolSpec], tier: Tier, *, grant_write_for_reads: bool = False
+) -> tuple[tuple[str, ...], dict[str, list[Need]]]:
+    """What `pvemcp bootstrap --tier` puts in its role: the privileges, and the read tools it leaves out because
+    they would need a privilege that can change things (unless grant_write_for_reads)."""
+    enabled = [s for s in specs if s.tier <= tier]
+    writers = {} if grant_write_for_reads else write_needs_of_readers(enabled)
+    kept = [s for s in enabled if s.name not in writers]
+    return tuple(sorted({p for held in minimal_privileges(kept).values() for p in held})), writers
+
+
 def minimal_privileges(specs: Iterable[ToolSpec]) -> dict[str, set[str]]:
     """ACL path → the privileges a role there needs so that every one of these tools is fully usable."""
     result: dict[str, set[str]] = {}

@@ -2,7 +2,7 @@
 
 Without --apply it prints the `pveum` commands to run on a node; with --apply it does the same through
 the API with the configured (admin) token and prints the new token's secret once. The role holds the
-privileges the tools enabled by the configuration need at the chosen tier (privileges.minimal_privileges);
+privileges the tools enabled by the configuration need at the chosen tier (privileges.role_for_tier);
 it is granted on `/` to the user and to the token, since a privilege-separated token holds only what
 both hold. Read-only tools that Proxmox lets work only with a privilege that can change things
 (reading a storage's configuration needs Datastore.Allocate) are left out of the role unless
@@ -21,7 +21,7 @@ import click
 
 from pvemcp.catalog.spec import Tier, ToolSpec
 from pvemcp.config import Config, ConfigError, load_config
-from pvemcp.privileges import minimal_privileges, write_needs_of_readers
+from pvemcp.privileges import role_for_tier
 from pvemcp.pve.tls import format_fingerprint
 from pvemcp.server.inventory import Inventory
 
@@ -47,12 +47,9 @@ class Plan:
 def plan_for(
     specs: list[ToolSpec], tier: Tier, userid: str, token_name: str, role: str, *, grant_write_for_reads: bool
 ) -> Plan:
-    enabled = [s for s in specs if s.tier <= tier]
-    writers = {} if grant_write_for_reads else write_needs_of_readers(enabled)
-    kept = [s for s in enabled if s.name not in writers]
-    privs = {p for held in minimal_privileges(kept).values() for p in held}
-    withheld = {name: sorted({p for need in needs for p in need.grant} - privs) for name, needs in writers.items()}
-    return Plan(tier, userid, token_name, role, tuple(sorted(privs)), {k: v for k, v in withheld.items() if v})
+    privs, writers = role_for_tier(specs, tier, grant_write_for_reads=grant_write_for_reads)
+    withheld = {name: sorted({p for need in needs for p in need.grant} - set(privs)) for name, needs in writers.items()}
+    return Plan(tier, userid, token_name, role, privs, {k: v for k, v in withheld.items() if v})
 
 
 def pveum_commands(plan: Plan) -> list[str]:

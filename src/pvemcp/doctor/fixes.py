@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pvemcp.catalog.spec import Tier, ToolSpec
-from pvemcp.privileges import Missing, ToolAccess, held_at, is_read_privilege, minimal_privileges
-from pvemcp.privileges import write_needs_of_readers as readers_needing_writes
+from pvemcp.privileges import Missing, ToolAccess, held_at, is_read_privilege, role_for_tier
 from pvemcp.pve.roles import BUILTIN_ROLES
 
 Permissions = Mapping[str, Mapping[str, int]]
@@ -100,10 +99,7 @@ def find_role(
 
 def tier_privileges(specs: Iterable[ToolSpec], tier: Tier) -> tuple[str, ...]:
     """What `pvemcp bootstrap --tier` puts in its role for these tools (readers needing writes left out)."""
-    enabled = [s for s in specs if s.tier <= tier]
-    writers = readers_needing_writes(enabled)
-    kept = [s for s in enabled if s.name not in writers]
-    return tuple(sorted({p for held in minimal_privileges(kept).values() for p in held}))
+    return role_for_tier(specs, tier)[0]
 
 
 def _exact(missing: Missing) -> tuple[str, ...]:
