@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..errors import fail
-from ..guest_agent import fsinfo, info, network, osinfo, require_agent
+from ..guest_agent import fsinfo, info, network, osinfo
 from ..journal import read as read_journal
 from ..params import NODE, VMID, Param, integer, text
 from ..routes import Call, Reply, Route
 from ..rrd import guest_rows, node_rows, storage_rows
 from ..state import cloudinit
-from ..state.records import Guest
+from .guest_exec import agent
 
 CF = text("cf", enum=("AVERAGE", "MAX"))
 GUEST_TIMEFRAME = text("timeframe", optional=False, enum=("hour", "day", "week", "month", "year"))
@@ -121,17 +119,6 @@ def services(c: Call) -> object:
             }
         )
     return items
-
-
-def agent(answer: Callable[[Guest, Call], object]) -> Callable[[Call], object]:
-    """A guest-agent GET: PVE's availability checks, then {"result": <the agent's answer>}."""
-
-    def handler(c: Call) -> object:
-        guest = c.guest("qemu")
-        require_agent(guest, c.now)
-        return {"result": answer(guest, c)}
-
-    return handler
 
 
 def cloudinit_dump(c: Call) -> object:
