@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck fmt docs bench clean snapshots dist
+.PHONY: demo test check lint typecheck fmt docs bench clean snapshots screenshots dist
 
 $(STAMP): pyproject.toml pvesim/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ docs: $(STAMP)
 
 snapshots: $(STAMP)
 	PVEMCP_UPDATE_SNAPSHOTS=1 $(BIN)/python -m pytest -q tests/test_docs.py
+
+# The README's pictures: the cluster app in headless Chromium (Debian's chromium package) and a metrics chart.
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots docs/screens
 
 # The packages users install, pvemcp and the simulator it depends on (pvesim): sdists and wheels in dist/,
 # twine's check, their contents (tests/test_packaging.py), then both wheels alone in a throwaway venv, whose

@@ -13,7 +13,20 @@ import time
 import traceback
 from collections.abc import Callable
 
-from bench import cold_start, concurrency, http, listing, memory, overhead, paging, results, scope, sessions, ssh
+from bench import (
+    cold_start,
+    concurrency,
+    http,
+    listing,
+    memory,
+    overhead,
+    paging,
+    pictures,
+    results,
+    scope,
+    sessions,
+    ssh,
+)
 from bench.common import Headline, Report, summary
 
 BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
@@ -28,6 +41,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
     "http": ("Streamable HTTP throughput", http.main),
     "sessions": ("Session memory", sessions.main),
     "scope": ("Scope boundary", scope.main),
+    "pictures": ("Pictures", pictures.main),
 }
 
 

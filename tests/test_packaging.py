@@ -169,7 +169,7 @@ def built(suffix: str, name: str = "pvemcp", version: str = __version__) -> Path
 def source_files(package_dir: Path = PACKAGE_DIR) -> set[str]:
     """Every file of the package in the working tree, relative to its src/: all of it must ship."""
     files = {p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    return {p.relative_to(package_dir.parent).as_posix() for p in files if p.suffix in {".py", ".typed"}}
+    return {p.relative_to(package_dir.parent).as_posix() for p in files if p.suffix in {".py", ".typed", ".html"}}
 
 
 def forbidden(names: list[str]) -> list[str]:

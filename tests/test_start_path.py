@@ -34,6 +34,9 @@ KEPT_OUT = (
     "pvemcp.cli.setup",
     "pvemcp.cli.token",
     "pvemcp.ssh.client",
+    "matplotlib",  # charts are drawn at the first call that asks for one (server/charts.py)
+    "numpy",
+    "PIL",
 )
 OPENING = (
     {

@@ -74,3 +74,22 @@ async def test_preview_describes_a_start_and_starts_nothing(connect: McpFactory,
     ]
     assert body["verdict"]["allowed"] and not body["verdict"]["needs_confirmation"]
     assert guest.status == "stopped" and {r.method for r in sim.requests} == {"GET"}
+
+
+async def test_the_cluster_view_draws_what_the_simulator_holds(connect: McpFactory, sim: Simulator) -> None:
+    """The app's data: the health check's findings, and a guest started in the simulator shows running with a
+    CPU sparkline while one that never ran has none."""
+    started = pick(sim, "qemu", "stopped")
+    await call(connect, "pve_start_qemu_vm", {"vmid": started.vmid})
+    sim.clock.advance(600)  # ten minutes of history for the sparkline
+    view = await call(connect, "pve_cluster_view")
+    findings = (await call(connect, "pve_cluster_health"))["findings"]
+    assert view["findings"] == findings
+    guests = {g["vmid"]: g for g in view["guests"]}
+    assert guests[started.vmid]["status"] == "running"
+    assert any(v is not None for v in guests[started.vmid]["spark"])
+    assert all(v is None for v in guests[started.vmid]["spark"][:10]), "no history before it started"
+    for vmid, guest in sim.state.guests.items():
+        assert guests[vmid]["status"] == guest.status
+        if guest.status != "running":
+            assert guests[vmid]["spark"] == []

@@ -91,7 +91,8 @@ FRONTS: tuple[Front, ...] = (
         "pve_guest",
         "Look at a VM or container",
         "Reads about one guest (VM or container: the vmid says which). diagnose: why it is down or slow, in one"
-        " call. preflight: whether and how it can migrate. Its firewall: pve_firewall action guest.",
+        " call. preflight: whether and how it can migrate. metrics: chart=true adds a PNG chart. Its firewall:"
+        " pve_firewall action guest.",
         (
             typed("status", "pve_get_qemu_status", "pve_get_lxc_status"),
             typed("config", "pve_get_qemu_config", "pve_get_lxc_config"),
@@ -206,7 +207,7 @@ FRONTS: tuple[Front, ...] = (
     Front(
         "pve_node",
         "A node: status, logs, services, network, disks",
-        "Reads and administration of one node.",
+        "Reads and administration of one node. metrics: chart=true adds a PNG chart.",
         (
             one("status", "pve_get_node_status"),
             metrics("node"),
@@ -426,6 +427,10 @@ FRONTS: tuple[Front, ...] = (
 STANDALONE: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {"pve_preview": {"tool": "The tool to preview, e.g. pve_guest_lifecycle (with its action in arguments)."}}
 )
+
+# Operations for the cluster app alone (MCP Apps, server/apps.py): listed, in either mode, only to clients that
+# render apps and with visibility ["app"], which keeps them out of the model's list. On no front.
+APP_ONLY: frozenset[str] = frozenset({"pve_cluster_view"})
 
 BY_FRONT: dict[str, Front] = {front.name: front for front in FRONTS}
 

@@ -73,6 +73,20 @@ TOOLS: tuple[ToolSpec, ...] = (
         handler="storage_capacity",
         catalog_listing=False,
     ),
+    ToolSpec(
+        name="pve_cluster_view",
+        category="cluster",
+        tier=Tier.READ_ONLY,
+        title="Cluster view",
+        description=(
+            "What the cluster app draws: nodes and guests with usage, a CPU sparkline per running guest (last"
+            " hour), the health findings, and the guest actions this server offers with the tier each needs."
+            " Listed only for clients that render MCP Apps, and only to the app."
+        ),
+        target=Rest("GET", "/cluster/resources"),
+        handler="cluster_view",
+        catalog_listing=False,
+    ),
 )
 
 # What pve_cluster_health answers, as the consolidated pve_health declares it (outputSchema).

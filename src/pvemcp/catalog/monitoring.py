@@ -8,6 +8,7 @@ from pvemcp.catalog.spec import NODE, NODE_FOR_GUEST, VMID, Param, Rest, Tier, T
 
 TIMEFRAMES = ("hour", "day", "week", "month", "year")
 CF = Param("cf", "string", "AVERAGE (default) or MAX.", enum=("AVERAGE", "MAX"))
+CHART = Param("chart", "boolean", "true: also a PNG chart of these series.", local=True)
 METRICS_DIFFERS = (
     "Compact series (start, step, a rounded list per metric, at most 70 points) instead of one object per row; adds cf."
 )
@@ -36,8 +37,9 @@ def metric_tool(subject: str, timeframe: str) -> ToolSpec:
             " I/O: bytes/s."
         ),
         target=Rest("GET", PATHS[subject]),
-        params=(*params, CF),
+        params=(*params, CF, CHART),
         handler="rrd_series",
+        picture="rrd_chart",
         fixed=MappingProxyType({"timeframe": timeframe}),
         differs=METRICS_DIFFERS,
     )

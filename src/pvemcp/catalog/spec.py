@@ -176,6 +176,8 @@ class ToolSpec:
     # An answer of the consolidated surface (catalog/fronts.py) with no tool of its own in nandi's listing:
     # callable by name in every mode, listed as a tool only in the consolidated one, as an action there.
     catalog_listing: bool = True
+    # Draws its result as a picture too when the call asks (chart=true): a renderer's name in server/charts.py.
+    picture: str | None = None
 
     @property
     def rest(self) -> Rest | None:

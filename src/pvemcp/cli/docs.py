@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from pvemcp.catalog import ALL_TOOLS, CATEGORIES
-from pvemcp.catalog.fronts import CANONICAL, FRONTS, STANDALONE
+from pvemcp.catalog.fronts import APP_ONLY, CANONICAL, FRONTS, STANDALONE
 from pvemcp.catalog.spec import Module, Tier, ToolSpec
 from pvemcp.config.table import SECTIONS, SETTINGS, Section, Setting
 from pvemcp.server.inventory import Inventory, Policy
@@ -56,6 +56,8 @@ def _place(spec: ToolSpec) -> str:
     """Where an operation sits on the consolidated surface: `front` action, and the selector that picks it."""
     if spec.name in STANDALONE:
         return f"`{spec.name}` (as it is)"
+    if spec.name in APP_ONLY:
+        return "for the cluster app only"
     front, action, picks = CANONICAL[spec.name]
     chosen = "".join(f", {key} {value}" if key == "timeframe" else f" ({value})" for key, value in picks.items())
     return f"`{front}` {action}{chosen}"

@@ -14,6 +14,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from pvemcp import __version__
 from pvemcp.server.access import Grant
+from pvemcp.server.apps import APP_RESOURCE, APP_TOOL, APP_URI, EXTENSION, AppListings, read_app, renders_apps
 from pvemcp.server.confirm import STATE_LIFETIME, ConfirmMode
 from pvemcp.server.context import CallContext
 from pvemcp.server.dispatch import Runtime, call_tool
@@ -130,10 +131,16 @@ def build_server(
         grant = identify(ctx) if identify is not None else None
         return runtime.for_caller(grant), grant.name if grant is not None else caller
 
+    apps = AppListings()
+
     async def on_list_tools(
         ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=view(ctx)[0].tools)
+        seen = view(ctx)[0]
+        if not renders_apps(ctx.session.client_capabilities):
+            return types.ListToolsResult(tools=seen.tools)
+        app_tool = seen.inventory.get(APP_TOOL)
+        return types.ListToolsResult(tools=apps.listing(seen.tools, app_tool.spec if app_tool else None))
 
     async def on_call_tool(
         ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -155,6 +162,20 @@ def build_server(
 
     offered = bool(prompts.recipes)  # no prompts capability at all when none is offered
     resources = ResourceHandlers(lambda ctx: view(ctx)[0])  # every tier reads: always offered
+
+    async def on_list_resources(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        listed = await resources.list_resources(ctx, params)
+        if renders_apps(ctx.session.client_capabilities):
+            listed.resources.insert(0, APP_RESOURCE)
+        return listed
+
+    async def on_read_resource(
+        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        return read_app() if params.uri == APP_URI else await resources.read(ctx, params)
+
     server: Server[Any] = Server(
         "pvemcp",
         version=__version__,
@@ -164,11 +185,12 @@ def build_server(
         on_call_tool=on_call_tool,
         on_list_prompts=on_list_prompts if offered else None,
         on_get_prompt=on_get_prompt if offered else None,
-        on_list_resources=resources.list_resources,
+        on_list_resources=on_list_resources,
         on_list_resource_templates=resources.list_templates,
-        on_read_resource=resources.read,
+        on_read_resource=on_read_resource,
         on_completion=resources.complete,
     )
+    server.extensions[EXTENSION] = {}  # the cluster app, linked only for clients that declare the extension too
     # 2026-07-28 confirmations travel as InputRequiredResult: the SDK seals our requestState (AES-GCM,
     # bound to the tool and its arguments, short-lived) and verifies it when the client calls again. The
     # seal does not stop the same state coming back twice: confirm.py spends each state's nonce once.

@@ -26,6 +26,8 @@ from pvemcp.pve.upstream import Upstream
 from pvemcp.server import shaping
 from pvemcp.server.access import Grant, narrowed_scope
 from pvemcp.server.call import Call, redacted
+from pvemcp.server.charts import pictures
+from pvemcp.server.composites.cluster_view import cluster_view
 from pvemcp.server.confirm import ConfirmMode, confirm
 from pvemcp.server.context import CallContext, RealClock, WaitClock
 from pvemcp.server.fronts import Fronts, Routed, present
@@ -64,7 +66,7 @@ REFUSALS = frozenset(
 
 
 # Handlers of the tools that act on pvemcp itself: they plan and execute other calls through the Runtime.
-OWN_HANDLERS: dict[str, Callable[[Planner, Call], Awaitable[Any]]] = {"preview": preview}
+OWN_HANDLERS: dict[str, Callable[[Planner, Call], Awaitable[Any]]] = {"preview": preview, "cluster_view": cluster_view}
 
 # tool name, outcome (ok, refused, declined, failed, cancelled, asked), error code or None, seconds
 Observer = Callable[[str, str, str | None, float], None]
@@ -176,6 +178,7 @@ class Attempt:
     approval: str | None = None
     note: str | None = None
     via: str | None = None  # the consolidated tool and action it was called through
+    pictures: list[types.ImageContent] = field(default_factory=list)  # drawn on request (server/charts.py)
 
     @property
     def called_as(self) -> str:
@@ -243,7 +246,7 @@ async def call_tool(
             return result
         if routed is not None:
             result = present(runtime.fronts, routed, result)
-        return shaping.success(result)
+        return shaping.success(result, attempt.pictures)
     except PveMcpError as exc:
         attempt.failed(exc)
         said = await explain(exc, spec, attempt.arguments, runtime.client, runtime.scope)  # what exists instead
@@ -333,7 +336,9 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
         attempt.upid = str(data["upid"])
         data = await follow(runtime.client, runtime.clock, data, args, ctx)
     data = filter_result(runtime.scope, spec, data, await guest_homes(runtime.scope, runtime.locator, data))
-    return shaping.shape(spec, args, data, runtime.max_result_bytes)
+    shaped = shaping.shape(spec, args, data, runtime.max_result_bytes)
+    attempt.pictures = await pictures(spec, args, planned.target, shaped)  # none unless asked for
+    return shaped
 
 
 def moves(spec: ToolSpec) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import mcp_types as types
@@ -35,9 +35,10 @@ def shape(spec: ToolSpec, args: Mapping[str, Any], data: Any, max_bytes: int) ->
     return paging.fit(structure(spec, data), max_bytes)
 
 
-def success(payload: dict[str, Any]) -> types.CallToolResult:
+def success(payload: dict[str, Any], pictures: Sequence[types.ImageContent] = ()) -> types.CallToolResult:
+    """The JSON as text, then any pictures drawn of it (server/charts.py)."""
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=compact(payload))],
+        content=[types.TextContent(type="text", text=compact(payload)), *pictures],
         structured_content=payload,
         is_error=False,
     )
