@@ -26,6 +26,7 @@ from bench import (
     scope,
     sessions,
     ssh,
+    team,
 )
 from bench.common import Headline, Report, summary
 
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[], Report]]] = {
     "http": ("Streamable HTTP throughput", http.main),
     "sessions": ("Session memory", sessions.main),
     "scope": ("Scope boundary", scope.main),
+    "team": ("A team behind nginx", team.main),
     "pictures": ("Pictures", pictures.main),
 }
 

@@ -36,6 +36,7 @@ class Served:
     port: int
     service: HttpService | None = None
     log: list[str] = field(default_factory=list)  # the subprocess's stderr lines so far
+    proc: subprocess.Popen[str] | None = None  # the subprocess, for a test that stops it its own way
 
     @property
     def base(self) -> str:
@@ -115,7 +116,7 @@ def spawn_http(env: Mapping[str, str], *args: str, sandbox: bool = True) -> Iter
             url = match.group(1) if match else None
         assert url is not None, "pvemcp did not say where it listens:\n" + "".join(lines)
         threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()
-        yield Served(url=url, port=int(url.rsplit(":", 1)[1].split("/")[0]), log=lines)
+        yield Served(url=url, port=int(url.rsplit(":", 1)[1].split("/")[0]), log=lines, proc=proc)
     finally:
         proc.terminate()
         try:

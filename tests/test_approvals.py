@@ -248,24 +248,24 @@ class Clock:
         return self.now
 
 
-def test_a_nonce_is_kept_until_its_state_could_no_longer_be_unsealed() -> None:
+async def test_a_nonce_is_kept_until_its_state_could_no_longer_be_unsealed() -> None:
     clock = Clock()
     used = UsedApprovals(lifetime=720, clock=clock)
-    assert used.spend("a", minted=clock.now) is None
-    assert used.spend("a", minted=clock.now) == "was already used"
+    assert await used.spend("a", minted=clock.now) is None
+    assert await used.spend("a", minted=clock.now) == "was already used"
     clock.now += 719
-    assert used.spend("a", minted=1_000.0) == "was already used"
+    assert await used.spend("a", minted=1_000.0) == "was already used"
     clock.now += 1
-    assert used.spend("b", minted=clock.now) is None and len(used) == 1  # "a" dropped with its lifetime
-    assert used.spend("a", minted=1_000.0) is not None  # and a state that old is refused outright
+    assert await used.spend("b", minted=clock.now) is None and len(used) == 1  # "a" dropped with its lifetime
+    assert await used.spend("a", minted=1_000.0) is not None  # and a state that old is refused outright
 
 
-def test_a_full_store_forgets_the_oldest_and_refuses_states_that_old() -> None:
+async def test_a_full_store_forgets_the_oldest_and_refuses_states_that_old() -> None:
     clock = Clock()
     used = UsedApprovals(capacity=2, lifetime=720, clock=clock)
     for nonce, minted in (("a", 1_000.0), ("b", 1_001.0), ("c", 1_002.0)):
-        assert used.spend(nonce, minted) is None
+        assert await used.spend(nonce, minted) is None
     assert len(used) == 2
-    assert used.spend("a", 1_000.0) == "is too old to be checked for an earlier use"  # forgotten, still refused
-    assert used.spend("x", 999.0) is not None  # never seen, but no newer than what was forgotten
-    assert used.spend("c", 1_002.0) == "was already used"
+    assert await used.spend("a", 1_000.0) == "is too old to be checked for an earlier use"  # forgotten, still refused
+    assert await used.spend("x", 999.0) is not None  # never seen, but no newer than what was forgotten
+    assert await used.spend("c", 1_002.0) == "was already used"

@@ -20,7 +20,7 @@ SOURCES = {"pvemcp": ROOT / "src" / "pvemcp", "pvesim": ROOT / "pvesim" / "src" 
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"pvemcp", "pvemcp.secret_input", "pvemcp.logs"}),  # the version; leaf helpers
     frozenset({"pvemcp.pve"}),  # Proxmox itself: the client, its errors and quirks, built-in roles
-    frozenset({"pvemcp.ssh", "pvemcp.audit"}),
+    frozenset({"pvemcp.ssh", "pvemcp.audit", "pvemcp.audit_syslog"}),
     frozenset({"pvemcp.catalog"}),  # the tool records
     frozenset({"pvemcp.server", "pvemcp.privileges"}),  # the MCP server: one dispatch path for every call
     frozenset({"pvemcp.config"}),  # settings, parsed once from the environment and the configuration file

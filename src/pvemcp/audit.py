@@ -9,6 +9,9 @@ several pvemcp processes may share one log. A line is written with a single `os.
 descriptor and fsynced before `append` returns; only then is the entry acknowledged. A crash during the
 write can leave an unterminated fragment at the end: it was never acknowledged, so the next writer drops
 it (and says so) before chaining on, and `verify` reports it as torn without failing the chain.
+
+A `Forwarder` (audit_syslog.SyslogForwarder, with PVE_AUDIT_SYSLOG) is handed each line once it is in the file,
+in the file's order; it only queues, so a receiver that is slow or gone never holds up a call.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -61,9 +64,20 @@ class _Tail:
     last_hash: str
 
 
+class Forwarder(Protocol):
+    """Where lines go besides the file: started and closed with the log; `submit` never blocks or raises."""
+
+    def start(self) -> None: ...
+
+    def submit(self, line: bytes, digest: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class AuditLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, forward: Forwarder | None = None) -> None:
         self.path = path
+        self.forward = forward
         self._lock = anyio.Lock()
         self._fd: int | None = None
         self._tail: _Tail | None = None
@@ -80,8 +94,16 @@ class AuditLog:
         self._tail = None
         if created:  # make the new file's name durable too
             _fsync_dir(parent)
+        if self.forward is not None:
+            self.forward.start()
 
     def close(self) -> None:
+        """Close the file, and the forwarder after it has tried to send what is queued (a short while)."""
+        self._close_file()
+        if self.forward is not None:
+            self.forward.close()
+
+    def _close_file(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -106,12 +128,15 @@ class AuditLog:
             line = render_line(entry, tail.last_hash)
             _write_all(fd, line)
             os.fsync(fd)
-            self._tail = _Tail(tail.device, tail.inode, tail.size + len(line), line_hash(line[:-1]))
+            digest = line_hash(line[:-1])
+            self._tail = _Tail(tail.device, tail.inode, tail.size + len(line), digest)
         except BaseException:
             self._tail = None  # the file's end is unknown now: read it again next time
             raise
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+        if self.forward is not None:  # still under the lock: forwarded in the file's order
+            self.forward.submit(line[:-1], digest)
 
     def _follow_renames(self) -> None:
         """A log rotated away or deleted under us: write to a fresh file at the configured path."""
@@ -120,11 +145,11 @@ class AuditLog:
         try:
             here = os.stat(self.path)
         except FileNotFoundError:
-            self.close()
+            self._close_file()
             return
         mine = os.fstat(self._fd)
         if (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino):
-            self.close()
+            self._close_file()
 
     def _read_tail(self, fd: int, stat: os.stat_result) -> _Tail:
         """Hash the last complete line; drop an unterminated fragment a crashed writer left behind."""

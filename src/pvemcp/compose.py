@@ -68,7 +68,12 @@ def make_runtime(config: Config, client: ProxmoxClient) -> Runtime:
 
         ssh = SshChannel(config.ssh, client)  # connects at first use: a node that is down does not stop start-up
     if config.audit_path is not None:
-        audit = AuditLog(config.audit_path)
+        forward = None
+        if config.audit_syslog is not None:
+            from pvemcp.audit_syslog import SyslogForwarder
+
+            forward = SyslogForwarder(config.audit_syslog)  # started by open(), stopped by the log's close()
+        audit = AuditLog(config.audit_path, forward)
         audit.open()  # a path that cannot be written fails here, at start-up, not in the middle of a change
     return Runtime(
         client,
@@ -92,5 +97,7 @@ def log_safety(config: Config) -> None:
         scope.describe_vmids() or "all",
         scope.protected_tag or "none",
         f"via {config.ssh.host}" if config.ssh else "off",
-        config.audit_path or "off",
+        f"{config.audit_path} (also to syslog {config.audit_syslog})"
+        if config.audit_syslog
+        else config.audit_path or "off",
     )

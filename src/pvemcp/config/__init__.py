@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pvemcp.catalog import ALL_TOOLS
 from pvemcp.config.file import find_config_file, read_settings
@@ -25,6 +26,9 @@ from pvemcp.server.confirm import ConfirmMode
 from pvemcp.server.inventory import Policy, hidden_by, parse_policy
 from pvemcp.server.scope import Scope, parse_scope
 from pvemcp.ssh.settings import SshSettings, parse_node_hosts, valid_host, valid_user
+
+if TYPE_CHECKING:
+    from pvemcp.audit_syslog import SyslogTarget
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$")
@@ -62,6 +66,7 @@ class Config:
     scope: Scope = field(default_factory=Scope)
     audit_path: Path | None = None  # None: PVE_AUDIT_LOG=off
     audit_reads: bool = False
+    audit_syslog: SyslogTarget | None = None  # None: PVE_AUDIT_SYSLOG unset (entries stay in the file only)
     ssh: SshSettings | None = None  # None: the SSH tools are hidden (PVE_SSH=off, or auto without settings)
     transport: str = "stdio"  # "http": serve with pvemcp.http.settings.HttpConfig, which adds the MCP_* settings
 
@@ -214,6 +219,24 @@ def audit_path_setting(values: SettingValues, sandbox: bool, problems: list[str]
     return path
 
 
+def audit_syslog_setting(values: SettingValues, audit_path: Path | None, problems: list[str]) -> SyslogTarget | None:
+    """PVE_AUDIT_SYSLOG: where audit entries are also sent; the chained file stays the record, so it must be on."""
+    text = values.text("PVE_AUDIT_SYSLOG").strip()
+    if not text or text.lower() in AUDIT_OFF:
+        return None
+    from pvemcp.audit_syslog import parse_target  # only when set: start-up does not load it otherwise
+
+    try:
+        target = parse_target(text)
+    except ValueError as exc:
+        problems.append(f"PVE_AUDIT_SYSLOG={text!r} {exc}")
+        return None
+    if audit_path is None:
+        problems.append("PVE_AUDIT_SYSLOG forwards the audit log's entries, but the audit log is off (PVE_AUDIT_LOG)")
+        return None
+    return target
+
+
 def gather_settings(
     environ: Mapping[str, str] | None, *, profile: str | None, cwd: Path | None, problems: list[str]
 ) -> tuple[dict[str, str], Path | None]:
@@ -274,6 +297,7 @@ def read_config(
     problems.extend(scope_problems)
     audit_reads = values.flag("PVE_AUDIT_READS")
     audit_path = audit_path_setting(values, sandbox, problems)
+    audit_syslog = audit_syslog_setting(values, audit_path, problems)
     with_ssh = replace(policy, ssh=True)
     wanted = any(spec.ssh and hidden_by(spec, with_ssh) is None for spec in ALL_TOOLS)
     ssh = ssh_settings(values, problems, wanted=wanted)
@@ -294,6 +318,7 @@ def read_config(
             scope=scope,
             audit_path=audit_path,
             audit_reads=audit_reads,
+            audit_syslog=audit_syslog,
             ssh=ssh,
             transport=chosen,
         )

@@ -210,6 +210,13 @@ SETTINGS: tuple[Setting, ...] = (
         shown="`~/.local/state/pvemcp/audit.jsonl`",
     ),
     _flag("PVE_AUDIT_READS", C, "audit read-only calls too"),
+    _text(
+        "PVE_AUDIT_SYSLOG",
+        C,
+        "also send each audit entry to syslog (RFC 5424): `tcp://host:601` or `udp://host:514`; `?facility=local3`"
+        " changes the facility (default authpriv)",
+        shown="off",
+    ),
     # -- SSH ---------------------------------------------------------------------------------------------
     _choice(
         "PVE_SSH",
@@ -333,6 +340,21 @@ SETTINGS: tuple[Setting, ...] = (
         " confirm with `confirm=true` instead of a form)",
     ),
     _text("MCP_TRUSTED_PROXIES", H, "addresses or networks whose `X-Forwarded-For` is believed"),
+    _text(
+        "MCP_REPLICA_ID",
+        H,
+        "this replica's name, put in front of its session IDs (`<name>.<id>`) so a load balancer can keep each"
+        " 2025-11-25 session on the replica that holds it (deploy/nginx/)",
+        shown="none",
+    ),
+    _text(
+        "MCP_SHARED_STATE_URL",
+        H,
+        "state replicas share: single-use approvals and rate-limit counters in Redis (`redis://host:6379/0`,"
+        " `rediss://` for TLS)",
+        shown="per process",
+        secret=True,
+    ),
     # -- the process's own environment, read for defaults ------------------------------------------------
     _text("HOME", E, "the user's home: `~` in paths, the user configuration file", in_file=False),
     _text("XDG_CONFIG_HOME", E, "where the user configuration file lives (`$XDG_CONFIG_HOME/pvemcp/`)", in_file=False),

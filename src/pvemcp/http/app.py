@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
@@ -37,10 +37,14 @@ from pvemcp.http.auth import GRANT_KEY, Authenticate, Authenticator, RequireAuth
 from pvemcp.http.guards import HostOriginGuard, RequestLimits, SecurityHeaders
 from pvemcp.http.observe import Metrics, Readiness
 from pvemcp.http.ratelimit import RateLimit
+from pvemcp.http.replica import SessionRouting
 from pvemcp.http.sessions import SessionBook, SessionLimits
 from pvemcp.http.settings import HttpSettings
 from pvemcp.server.access import Grant
 from pvemcp.server.dispatch import Runtime
+
+if TYPE_CHECKING:
+    from pvemcp.http.shared import SharedState
 
 MCP_PATH = "/mcp"
 # Who a request without a credential is, in the logs and the audit log: only a server without authentication
@@ -66,7 +70,10 @@ def build_http_app(
     authenticator: Authenticator | None,
     metrics: Metrics,
     readiness: Readiness,
+    shared: SharedState | None = None,
 ) -> Starlette:
+    """shared: the Redis state of MCP_SHARED_STATE_URL (approvals are in the runtime already; the rate limit's
+    windows are built on it here); closed when the app shuts down."""
     manager = StreamableHTTPSessionManager(
         app=server,
         json_response=False,  # SSE, so progress notifications reach the client while a task runs
@@ -84,6 +91,8 @@ def build_http_app(
         book = SessionBook(settings.max_sessions, settings.max_sessions_per_caller, settings.session_idle_timeout)
         metrics.open_sessions = book.live
         mcp = SessionLimits(mcp, book, metrics)
+        if settings.replica_id is not None:  # session IDs name this replica, for the load balancer
+            mcp = SessionRouting(mcp, settings.replica_id)
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "pvemcp"})
@@ -106,16 +115,21 @@ def build_http_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with manager.run():
-            yield
+        try:
+            async with manager.run():
+                yield
+        finally:
+            if shared is not None:
+                await shared.aclose()
 
+    limiter = None if shared is None else shared.windows(settings.rate_limit_max, settings.rate_limit_window)
     public = {"/health", "/ready"} | ({"/metrics"} if settings.metrics_public else set())
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(HostOriginGuard, settings=settings),
         Middleware(RequestLimits, settings=settings),
         Middleware(Authenticate, authenticator=authenticator),
-        Middleware(RateLimit, settings=settings, metrics=metrics, exempt=frozenset({"/health"})),
+        Middleware(RateLimit, settings=settings, metrics=metrics, exempt=frozenset({"/health"}), limiter=limiter),
         Middleware(RequireAuth, authenticator=authenticator, settings=settings, public=frozenset(public)),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

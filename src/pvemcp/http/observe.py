@@ -1,4 +1,5 @@
-"""What an operator watches: /metrics (Prometheus text format 0.0.4) and /ready (Proxmox reachable).
+"""What an operator watches: /metrics (Prometheus text format 0.0.4) and /ready (Proxmox reachable, and
+the shared state store when MCP_SHARED_STATE_URL is set).
 
 Metrics are a handful of counters, a gauge of open sessions and one histogram kept in plain dicts: the
 server runs on one event loop, so no locking, and rendering the page walks a few hundred numbers. No
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +121,9 @@ class Metrics:
         self.rate_limit_rejections = 0
         self.open_sessions: Callable[[], int] = lambda: 0  # set by the session limits when there are sessions
         self.session_refusals = {"caller": 0, "server": 0}
+        self.shared_state = False  # MCP_SHARED_STATE_URL is set: its counters are rendered
+        self.shared_state_errors: dict[str, int] = {}  # use (approval, rate_limit, ready) -> failed operations
+        self.rate_limit_local = 0  # requests counted by this replica alone while the shared store was away
 
     def observe_call(self, tool: str, outcome: str, code: str | None, seconds: float) -> None:
         """Runtime.observe: called once after every tool call, whatever its outcome."""
@@ -137,6 +141,12 @@ class Metrics:
 
     def session_refused(self, limit: str) -> None:
         self.session_refusals[limit] = self.session_refusals.get(limit, 0) + 1
+
+    def shared_state_failed(self, use: str) -> None:
+        self.shared_state_errors[use] = self.shared_state_errors.get(use, 0) + 1
+
+    def rate_limited_locally(self) -> None:
+        self.rate_limit_local += 1
 
     def render(self) -> str:
         lines: list[str] = []
@@ -164,6 +174,21 @@ class Metrics:
         )
         for limit, count in sorted(self.session_refusals.items()):
             lines.append(f"pvemcp_sessions_refused_total{_labels(limit=limit)} {count}")
+        if self.shared_state:
+            lines += _family(
+                "pvemcp_shared_state_errors_total",
+                "counter",
+                "Operations on the shared state store (MCP_SHARED_STATE_URL) that failed, by use: approval"
+                " (refused, nothing done), rate_limit (counted by this replica instead), ready.",
+            )
+            for use, count in sorted(self.shared_state_errors.items()):
+                lines.append(f"pvemcp_shared_state_errors_total{_labels(use=use)} {count}")
+            lines += _family(
+                "pvemcp_rate_limit_local_total",
+                "counter",
+                "HTTP requests counted by this replica's own rate-limit windows while the shared store was away.",
+            )
+            lines.append(f"pvemcp_rate_limit_local_total {self.rate_limit_local}")
         lines += _family("pvemcp_build_info", "gauge", "The running pvemcp version (always 1).")
         lines.append(f"pvemcp_build_info{_labels(version=__version__)} 1")
         lines += _family("process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch.")
@@ -190,6 +215,7 @@ def _histogram_lines(name: str, tool: str, histogram: _Histogram) -> Iterable[st
 
 
 Answer = tuple[bool, dict[str, Any]]
+SharedProbe = Callable[[], Awaitable[bool]]  # does the shared state store answer?
 
 
 class Readiness:
@@ -199,10 +225,19 @@ class Readiness:
 
     A load balancer may ask every second from many places: answers are kept for `ttl` seconds and
     concurrent checks share one probe, so /ready never multiplies into load on Proxmox.
+
+    With a shared state store (`shared`, MCP_SHARED_STATE_URL) the answer also says `"shared_state": "ok"`
+    or `"unreachable"`, but an unreachable store does not make the replica unready: reads and
+    confirmation-free calls still work, approvals are refused anyway (fail closed), and the rate limit
+    falls back to this replica's windows. Taking every replica out of the balancer because the one Redis
+    they share is down would turn a degraded service into none.
     """
 
-    def __init__(self, client: ProxmoxClient, ttl: float = 5.0, timeout: float = 3.0) -> None:
+    def __init__(
+        self, client: ProxmoxClient, ttl: float = 5.0, timeout: float = 3.0, *, shared: SharedProbe | None = None
+    ) -> None:
         self.client = client
+        self.shared = shared
         self.ttl = ttl
         self.timeout = timeout
         self._answer: Answer | None = None
@@ -222,6 +257,8 @@ class Readiness:
             self._probing = probing = anyio.Event()
             try:
                 answer = await self._probe()
+                if self.shared is not None:
+                    answer[1]["shared_state"] = "ok" if await self.shared() else "unreachable"
                 self._answer, self._expires = answer, time.monotonic() + self.ttl
                 self._report(answer)
                 return answer

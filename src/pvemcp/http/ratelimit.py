@@ -5,6 +5,10 @@ at most `rate_limit_max` requests are served. Every counted response says where 
 (RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset); a request over the limit gets a
 sanitized 429 with Retry-After. Memory stays bounded: expired windows are dropped as time passes and, when
 too many keys are live at once, the oldest windows are dropped first.
+
+The middleware awaits a Limiter: this process's windows (LocalLimiter over FixedWindow), or with
+MCP_SHARED_STATE_URL windows in Redis that every replica counts in as one (http/shared.py SharedWindows,
+which falls back to this process's windows while Redis is unreachable).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -73,6 +78,25 @@ class FixedWindow:
             del self.buckets[key]
 
 
+class Limiter(Protocol):
+    """Counts a request of a key and says whether it may be served."""
+
+    limit: int
+
+    async def hit(self, key: str) -> Decision: ...
+
+
+class LocalLimiter:
+    """This process's windows, for the middleware: counts per replica."""
+
+    def __init__(self, windows: FixedWindow) -> None:
+        self.windows = windows
+        self.limit = windows.limit
+
+    async def hit(self, key: str) -> Decision:
+        return self.windows.hit(key)
+
+
 def caller_key(scope: Scope) -> str:
     """The authenticated credential's name, else the client address (uvicorn resolved trusted proxies)."""
     grant = scope.get(GRANT_KEY)
@@ -90,19 +114,23 @@ class RateLimit:
         metrics: Metrics,
         exempt: frozenset[str],
         *,
+        limiter: Limiter | None = None,
         max_buckets: int = MAX_BUCKETS,
     ) -> None:
+        """limiter: windows shared by the replicas (MCP_SHARED_STATE_URL); None counts in this process alone."""
         self.app = app
         self.metrics = metrics
         self.exempt = exempt
-        self.windows = FixedWindow(settings.rate_limit_max, settings.rate_limit_window, max_buckets=max_buckets)
+        self.limiter = limiter or LocalLimiter(
+            FixedWindow(settings.rate_limit_max, settings.rate_limit_window, max_buckets=max_buckets)
+        )
         self.policy = f"{settings.rate_limit_max};w={math.ceil(settings.rate_limit_window)}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        decision = self.windows.hit(caller_key(scope))
+        decision = await self.limiter.hit(caller_key(scope))
         headers = self.headers(decision)
         if not decision.allowed:
             self.metrics.rate_limited()
@@ -121,7 +149,7 @@ class RateLimit:
     def headers(self, decision: Decision) -> dict[str, str]:
         return {
             "RateLimit-Policy": self.policy,
-            "RateLimit-Limit": str(self.windows.limit),
+            "RateLimit-Limit": str(self.limiter.limit),
             "RateLimit-Remaining": str(decision.remaining),
             "RateLimit-Reset": str(max(1, math.ceil(decision.reset))),
         }

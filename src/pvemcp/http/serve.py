@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from pvemcp.http.observe import Metrics
     from pvemcp.http.settings import HttpConfig, HttpSettings
+    from pvemcp.http.shared import SharedState
     from pvemcp.pve.client import ProxmoxClient
     from pvemcp.server.dispatch import Runtime
 
@@ -36,8 +37,11 @@ class HttpService:
     runtime: Runtime
     metrics: Metrics
     settings: HttpSettings
+    shared: SharedState | None = None  # MCP_SHARED_STATE_URL: the Redis client (the app's lifespan closes it too)
 
     async def aclose(self) -> None:
+        if self.shared is not None:
+            await self.shared.aclose()
         if self.runtime.audit is not None:
             self.runtime.audit.close()
         if self.runtime.ssh is not None:
@@ -58,6 +62,13 @@ async def build_service(config: HttpConfig, client: ProxmoxClient) -> HttpServic
     runtime = make_runtime(config, client)
     metrics = Metrics()
     runtime.observe = metrics.observe_call
+    shared: SharedState | None = None
+    if settings.shared_state is not None:  # redis is imported only then
+        from pvemcp.http.shared import SharedState
+
+        shared = SharedState(settings.shared_state, metrics)
+        runtime.approvals = shared.approvals  # before the callers' views below copy the runtime
+        await shared.announce()
     authenticator = await load_authenticator(settings, config.policy.tier)
     if authenticator is not None:
         for grant in authenticator.known_grants():
@@ -69,9 +80,10 @@ async def build_service(config: HttpConfig, client: ProxmoxClient) -> HttpServic
         settings,
         authenticator=authenticator,
         metrics=metrics,
-        readiness=Readiness(client),
+        readiness=Readiness(client, shared=shared.ping if shared is not None else None),
+        shared=shared,
     )
-    return HttpService(app, runtime, metrics, settings)
+    return HttpService(app, runtime, metrics, settings, shared)
 
 
 def uvicorn_config(app: Starlette, settings: HttpSettings) -> uvicorn.Config:

@@ -38,6 +38,11 @@ log = logging.getLogger("pvemcp.http")
 SESSION_HEADER = b"mcp-session-id"
 VERSION_HEADER = b"mcp-protocol-version"
 TOO_MANY = -32000  # the JSON-RPC code of a refusal at a session limit (server error range)
+INVALID_REQUEST = -32600  # what the SDK answers an unknown session with; kept, with a message that says what to do
+UNKNOWN_SESSION = (
+    "Session not found: no session with this Mcp-Session-Id is open here (it was closed or expired, or the server"
+    " that held it restarted or went down). Start a new session: send initialize again, without Mcp-Session-Id."
+)
 MAX_WARNED = 1024  # callers remembered as already logged at their limit
 
 
@@ -189,8 +194,8 @@ class SessionLimits:
             await self.open(scope, receive, send)
         elif self.book.begin(session_id):
             await self.serve(session_id, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)  # unknown or expired: the SDK answers 404
+        else:  # unknown or expired (the book lets a session go only after the SDK has): 404, as the SDK would
+            await error_response(404, UNKNOWN_SESSION, code=INVALID_REQUEST)(scope, receive, send)
 
     async def open(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = caller_key(scope)

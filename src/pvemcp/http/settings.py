@@ -13,7 +13,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import SecretStr
 
@@ -21,13 +21,25 @@ from pvemcp.config import Config, Reading, read_config
 from pvemcp.config.table import BY_NAME, int_default
 from pvemcp.config.values import SettingValues
 from pvemcp.http.tokens import TokenEntry, load_tokens_file, single_token_entry
+from pvemcp.logs import redact
 from pvemcp.secret_input import check_secret
+
+REPLICA_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")  # MCP_REPLICA_ID: it leads session IDs and nginx maps it
+
+
+def replica_problem(name: str) -> str | None:
+    """Why MCP_REPLICA_ID cannot be this name, or None."""
+    if REPLICA_ID.match(name):
+        return None
+    return "must be 1 to 32 lower-case letters, digits or '-', starting with a letter or digit"
+
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 # IPv4 as inet_aton reads it, and so a bind does: "0", "127.1", "0x7f.1" are addresses, not names.
 _INET_ATON = re.compile(r"^(0[xX][0-9A-Fa-f]+|[0-9]+)(\.(0[xX][0-9A-Fa-f]+|[0-9]+)){0,3}$")
 MIN_STATE_KEY = 32
+SHARED_STATE_SCHEMES = ("redis", "rediss", "unix")
 
 
 def _seconds(name: str) -> float:
@@ -40,6 +52,15 @@ class OAuthSettings:
     issuer: str
     audience: str
     jwks_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedStateSettings:
+    """MCP_SHARED_STATE_URL: the Redis server replicas share approvals and rate-limit windows in."""
+
+    url: SecretStr  # as given: it may carry a password
+    where: str  # host:port and database (or the socket's path), fit for a log line: never the password
+    passwords: tuple[str, ...] = ()  # as written and percent-decoded, for redaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +92,8 @@ class HttpSettings:
     state_keys: tuple[bytes, ...] = ()  # MCP_STATE_KEY, comma-separated: the first seals, all unseal
     stateless: bool = False
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
+    shared_state: SharedStateSettings | None = None  # MCP_SHARED_STATE_URL; None: state per process
+    replica_id: str | None = None  # MCP_REPLICA_ID: leads this replica's session IDs (http/replica.py)
 
     @property
     def authenticated(self) -> bool:
@@ -99,6 +122,8 @@ class HttpSettings:
     def secrets(self) -> tuple[str, ...]:
         values = [self.token.get_secret_value()] if self.token else []
         values.extend(key.decode("utf-8", "replace") for key in self.state_keys)
+        if self.shared_state is not None:
+            values.extend(self.shared_state.passwords)
         return tuple(values)
 
 
@@ -151,6 +176,49 @@ def _url(name: str, text: str, problems: list[str], *, https_only: bool = False)
     elif https_only and parts.scheme == "http" and not is_loopback(parts.hostname or ""):
         problems.append(f"{name}={text!r} must use https (plain http only for a loopback address)")
     return text
+
+
+def shared_state_settings(text: str, problems: list[str]) -> SharedStateSettings | None:
+    """MCP_SHARED_STATE_URL judged without ever quoting it (it may hold a password); None when unusable."""
+    name = "MCP_SHARED_STATE_URL"
+    if not check_secret(name, text, problems):
+        return None
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        problems.append(f"{name} is not a valid URL (its port must be a number from 1 to 65535)")
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in SHARED_STATE_SCHEMES:
+        given = f"{scheme}://" if scheme else "no scheme"
+        problems.append(
+            f"{name} must be a redis://, rediss:// (TLS) or unix:// URL, e.g. redis://127.0.0.1:6379/0; it has {given}"
+        )
+        return None
+    query = parse_qs(parts.query)
+    db = (query.get("db") or [""])[0] or (parts.path.strip("/") if scheme != "unix" else "") or "0"
+    where = ""
+    if not db.isdigit():
+        problems.append(f"{name}: the database number must be a whole number (redis://host:6379/0)")
+    if scheme == "unix":
+        if not parts.path:
+            problems.append(f"{name}: a unix:// URL names the socket's path, e.g. unix:///run/redis/redis.sock")
+        where = f"unix socket {parts.path} db {db}"
+    elif not parts.hostname:
+        problems.append(f"{name} names no host, e.g. {scheme}://127.0.0.1:6379/0")
+    else:
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        where = f"{host}:{port or 6379} db {db}{' (TLS)' if scheme == 'rediss' else ''}"
+    written = [parts.password or "", *query.get("password", [])]
+    passwords = tuple(dict.fromkeys(p for word in written for p in (word, unquote(word)) if p))
+    from redis.connection import parse_url  # only when the setting is set; its options are judged at start-up
+
+    try:
+        parse_url(text)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+    except ValueError as exc:
+        problems.append(f"{name}: {redact(str(exc), passwords)}")
+    return SharedStateSettings(SecretStr(text), where, passwords)
 
 
 def http_settings(values: SettingValues, problems: list[str]) -> HttpSettings:
@@ -232,6 +300,9 @@ def http_settings(values: SettingValues, problems: list[str]) -> HttpSettings:
             proxies.append(proxy)
         except ValueError:
             problems.append(f"MCP_TRUSTED_PROXIES: {proxy!r} is not an IP address or network")
+    replica_id = (values.text("MCP_REPLICA_ID") or "").strip()
+    shared_text = values.text("MCP_SHARED_STATE_URL")
+    shared_state = shared_state_settings(shared_text, problems) if shared_text else None
     settings = HttpSettings(
         host=host,
         port=values.integer("MCP_PORT"),
@@ -257,7 +328,11 @@ def http_settings(values: SettingValues, problems: list[str]) -> HttpSettings:
         state_keys=tuple(keys),
         stateless=values.flag("MCP_STATELESS"),
         trusted_proxies=tuple(proxies),
+        shared_state=shared_state,
+        replica_id=replica_id or None,
     )
+    if replica_id and replica_problem(replica_id) is not None:
+        problems.append(f"MCP_REPLICA_ID={replica_id[:40]!r} {replica_problem(replica_id)}")
     if settings.wildcard and not settings.allowed_hosts:
         problems.append(
             f"MCP_HOST={host} listens on every interface: set MCP_ALLOWED_HOSTS to the host names clients use"

@@ -61,8 +61,14 @@ WHEN: dict[ErrorCode, str] = {
         " guest moved node; nothing was done."
     ),
     E.APPROVAL_ALREADY_USED: (
-        "A 2026-07-28 retry brought back a confirmation state this process had already seen answered"
-        " (approved, or declined): an approval carries out its action once; nothing was done."
+        "A 2026-07-28 retry brought back a confirmation state already answered (approved, or declined) in this"
+        " process, or on any replica sharing MCP_SHARED_STATE_URL: an approval carries out its action once;"
+        " nothing was done."
+    ),
+    E.SHARED_STATE_UNAVAILABLE: (
+        "A 2026-07-28 approval came back, but the Redis server MCP_SHARED_STATE_URL names (where replicas record"
+        " the approvals already used) did not answer or refused the command, so whether the approval was"
+        " already used could not be checked. It is refused rather than risk acting twice; nothing was done."
     ),
     E.OUT_OF_SCOPE: (
         "A write names a node or guest outside PVE_ALLOWED_NODES / PVE_ALLOWED_VMIDS (about a guest on a node"
@@ -114,6 +120,10 @@ REFUSAL_HINTS: dict[ErrorCode, str] = {
     E.APPROVAL_ALREADY_USED: (
         "Do not resend the old requestState. If the change is still wanted, call the tool again without it:"
         " the user must approve it again."
+    ),
+    E.SHARED_STATE_UNAVAILABLE: (
+        "Try again in a moment; nothing was changed. If it keeps failing, the administrator should check that"
+        " the Redis server of MCP_SHARED_STATE_URL is up and reachable from every replica."
     ),
     E.OUT_OF_SCOPE: "Work within the scope the message names; only an administrator can widen it.",
     E.PROTECTED_GUEST: "Leave the guest alone; only an administrator removing the tag in Proxmox lifts that.",

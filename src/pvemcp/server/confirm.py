@@ -4,13 +4,15 @@ A person's approval comes through MCP elicitation: inline (elicitation/create, 2
 InputRequiredResult whose sealed requestState carries what was asked (2026-07-28). An approval is bound
 to the guest it named: the guest is read again just before acting, so a "yes" to VM 104 'db-primary'
 never becomes a change to whatever VM 104 has become since. And it acts once: the 2025-11-25 question lives
-inside one call, and each 2026-07-28 state carries a nonce this process spends when the state is answered.
+inside one call, and each 2026-07-28 state carries a nonce spent when the state is answered, in the
+Runtime's ApprovalStore: this process's UsedApprovals, or Redis shared by every replica (http/shared.py).
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import logging
 import math
 import re
 import secrets
@@ -19,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
@@ -30,6 +32,8 @@ from pvemcp.pve.errors import ErrorCode, ToolCallError
 from pvemcp.server.call import redacted
 from pvemcp.server.context import CallContext
 from pvemcp.server.resolve import GuestRef
+
+log = logging.getLogger("pvemcp.confirm")
 
 
 class ConfirmMode(StrEnum):
@@ -67,15 +71,30 @@ SENTENCE_END = re.compile(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])")
 NOTHING_CHANGED = "nothing was changed"
 
 
+class ApprovalStore(Protocol):
+    """Where the nonces of answered 2026-07-28 states are spent: one check-and-mark, atomic."""
+
+    async def spend(self, nonce: str, minted: float) -> str | None:
+        """Mark the state's nonce used; None if it was fresh, otherwise why it may not act.
+
+        Raises ApprovalStoreError when the store cannot tell: the approval must then not act.
+        """
+        ...
+
+
+class ApprovalStoreError(Exception):
+    """The store could not check a nonce (shared state unreachable); the message never holds a secret."""
+
+
 class UsedApprovals:
-    """The nonces of 2026-07-28 confirmation states already answered in this process.
+    """The nonces of 2026-07-28 confirmation states already answered in this process (ApprovalStore).
 
     The client holds a sealed state for its whole lifetime, so the seal alone lets one "yes" be sent
     again and act again. Each nonce is kept until its state can no longer be unsealed anyway (minted +
     lifetime + margin), and at most `capacity` are kept: when the store is full the one expiring first is
     forgotten and every state expiring no later than it is refused from then on, so running out of room
     refuses approvals instead of letting one act twice. Check-and-spend holds a lock and never awaits, so
-    two concurrent retries of one state cannot both pass.
+    two concurrent retries of one state cannot both pass. It never raises ApprovalStoreError.
     """
 
     def __init__(
@@ -95,7 +114,7 @@ class UsedApprovals:
     def __len__(self) -> int:
         return len(self._expires)
 
-    def spend(self, nonce: str, minted: float) -> str | None:
+    async def spend(self, nonce: str, minted: float) -> str | None:
         """Mark the state's nonce used; None if it was fresh, otherwise why it may not act."""
         expires = minted + self._lifetime
         with self._lock:
@@ -115,7 +134,8 @@ class UsedApprovals:
             return None
 
 
-# One store per process, shared by every connection and caller: what "within one process" means.
+# The process-local store, shared by every connection, caller and Runtime of this process that has no
+# shared store (Runtime.approvals defaults to it): what "within one process" means.
 APPROVALS = UsedApprovals()
 
 
@@ -241,9 +261,23 @@ def _state(ctx: CallContext, spec: ToolSpec) -> dict[str, Any] | None:
     return state if target is None or (isinstance(target, list) and len(target) == 4) else None
 
 
-def _spend(state: Mapping[str, Any], action: str) -> None:
-    """Let an accepted state act only the first time it comes back."""
-    why = APPROVALS.spend(state["nonce"], state["minted"])
+def _unavailable(action: str, exc: ApprovalStoreError) -> ToolCallError:
+    log.warning("approval refused, nothing done: %s", exc)
+    return ToolCallError(
+        ErrorCode.SHARED_STATE_UNAVAILABLE,
+        f"{action} was not carried out: the approval could not be checked against the shared state store"
+        f" that makes each approval act once across this server's replicas, so {NOTHING_CHANGED}.",
+        "Try again in a moment. If it keeps failing, tell the administrator: the server cannot reach its shared"
+        " state store (the Redis server of MCP_SHARED_STATE_URL).",
+    )
+
+
+async def _spend(approvals: ApprovalStore, state: Mapping[str, Any], action: str) -> None:
+    """Let an accepted state act only the first time it comes back; when that cannot be checked, not at all."""
+    try:
+        why = await approvals.spend(state["nonce"], state["minted"])
+    except ApprovalStoreError as exc:
+        raise _unavailable(action, exc) from None
     if why is None:
         return
     raise ToolCallError(
@@ -282,8 +316,13 @@ async def confirm(
     target: GuestRef | None,
     ctx: CallContext,
     relocate: Relocate,
+    *,
+    approvals: ApprovalStore,
 ) -> Approval | types.InputRequiredResult:
-    """Approve, ask the human (inline or as an InputRequiredResult), or raise why the call may not act."""
+    """Approve, ask the human (inline or as an InputRequiredResult), or raise why the call may not act.
+
+    approvals: where 2026-07-28 states are spent (Runtime.approvals).
+    """
     if not spec.confirm:
         return Approval("not-needed")
     flagged = args.get("confirm") is True
@@ -302,10 +341,13 @@ async def confirm(
         except ToolCallError:
             # The answer is the client's word, not sealed: a state answered "no" must not be sent again
             # with a "yes" that acts. Any answer spends the question.
-            APPROVALS.spend(state["nonce"], state["minted"])
+            try:
+                await approvals.spend(state["nonce"], state["minted"])
+            except ApprovalStoreError as exc:  # nothing acts either way: the refusal stands as given
+                log.warning("a declined approval could not be marked used: %s", exc)
             raise
         _same_target(state["target"], target)  # this leg already read the guest afresh (server/guard.py)
-        _spend(state, action)  # only now, about to act: a leg refused for its target keeps the approval
+        await _spend(approvals, state, action)  # only now, about to act: a leg refused for its target keeps it
         return Approval("human")
     if ctx.elicit is None:
         raise _required(mode, action, called_as, flagged)

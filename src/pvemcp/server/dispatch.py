@@ -28,7 +28,7 @@ from pvemcp.server.access import Grant, narrowed_scope
 from pvemcp.server.call import Call, redacted
 from pvemcp.server.charts import pictures
 from pvemcp.server.composites.cluster_view import cluster_view
-from pvemcp.server.confirm import ConfirmMode, confirm
+from pvemcp.server.confirm import APPROVALS, ApprovalStore, ConfirmMode, confirm
 from pvemcp.server.context import CallContext, RealClock, WaitClock
 from pvemcp.server.fronts import Fronts, Routed, present
 from pvemcp.server.guard import EmptyRead
@@ -57,6 +57,7 @@ REFUSALS = frozenset(
         ErrorCode.PROTECTED_GUEST,
         ErrorCode.TARGET_CHANGED,
         ErrorCode.APPROVAL_ALREADY_USED,
+        ErrorCode.SHARED_STATE_UNAVAILABLE,  # an approval that could not be checked is refused, nothing done
         ErrorCode.GUEST_NOT_FOUND,
         ErrorCode.DIAGNOSTIC_COMMAND_NOT_ALLOWED,
         ErrorCode.INVALID_CONTAINER_NAME,
@@ -86,6 +87,7 @@ class Runtime:
     clock: WaitClock = field(default_factory=RealClock)
     ssh: RemoteRunner | None = None  # the SSH channel, when configured
     observe: Observer | None = None  # told of every finished call (HTTP metrics)
+    approvals: ApprovalStore = APPROVALS  # where approvals are spent: this process's, or Redis (MCP_SHARED_STATE_URL)
     locator: GuestLocator = field(init=False)
     validators: dict[str, ArgumentValidator] = field(init=False)
     fronts: Fronts = field(init=False)
@@ -308,7 +310,9 @@ async def _run(runtime: Runtime, attempt: Attempt, ctx: CallContext) -> dict[str
         await runtime.precheck(
             planned, ScopedClient(runtime.client, runtime.scope, runtime.locator, planned.begun), ctx
         )
-    approval = await confirm(runtime.confirm_mode, spec, attempt.called_as, args, planned.target, ctx, relocate)
+    approval = await confirm(
+        runtime.confirm_mode, spec, attempt.called_as, args, planned.target, ctx, relocate, approvals=runtime.approvals
+    )
     if isinstance(approval, types.InputRequiredResult):
         return approval
     if resumed:
