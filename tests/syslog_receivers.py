@@ -38,12 +38,6 @@ def parse(raw: bytes) -> Message:
     return Message(int(found["pri"]), fields, params, found["msg"])
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class TcpReceiver:
     """A syslog receiver over TCP on loopback: splits octet-counted frames; refuses a stream it cannot split."""
 

@@ -41,7 +41,8 @@ from pvesim import Simulator
 from tests.conftest import BIN, mcp_client, payload
 from tests.helpers import pick
 from tests.httpserver import spawn_http
-from tests.syslog_receivers import RFC3339, Message, TcpReceiver, free_port, parse
+from tests.loopback import free_port
+from tests.syslog_receivers import RFC3339, Message, TcpReceiver, parse
 
 pytestmark = pytest.mark.anyio
 

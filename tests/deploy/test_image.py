@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -22,14 +21,9 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import payload
 from tests.deploy import podman
+from tests.loopback import free_port
 
 STOPPED_QEMU = 103  # on pve1, stopped in the simulator's default cluster
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

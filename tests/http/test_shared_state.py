@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,11 +21,8 @@ import anyio
 import httpx2
 import mcp_types as types
 import pytest
-import redis
 from mcp import Client
 from mcp.client.context import ClientRequestContext
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from pvemcp.http.observe import Metrics
 from pvemcp.http.ratelimit import Decision
@@ -42,68 +38,18 @@ from tests.conftest import FULL, client_for, payload
 from tests.helpers import pick
 from tests.http.wire import exchange, parse, request
 from tests.httpserver import http_service, spawn_http
+from tests.loopback import RedisServer
 from tests.test_approvals import MODERN, answer, ask, refused_as_used, stops
 
 pytestmark = pytest.mark.anyio
 
-REDIS_SERVER = Path("/usr/bin/redis-server")
 PASSWORD = "rd-pa55-" + secrets.token_hex(12)  # the module's Redis password: must appear in no log or result
 STATE_KEY = secrets.token_urlsafe(32).encode()  # MCP_STATE_KEY shared by the replicas
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisServer:
-    """A redis-server of our own on a loopback port: no persistence, its files in a temporary directory."""
-
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
-        self.port = port or free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{PASSWORD}@127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        if not REDIS_SERVER.exists():
-            pytest.skip(f"{REDIS_SERVER} is not installed (Debian package redis-server)")
-        argv = [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        argv += ["--appendonly", "no", "--dir", str(self.directory), "--requirepass", PASSWORD]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        once = Retry(NoBackoff(), 0)  # no retries with back-off of its own: this loop polls
-        sync = redis.Redis(port=self.port, password=PASSWORD, socket_connect_timeout=0.2, retry=once)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    if sync.ping():
-                        return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or self.proc.poll() is not None:
-                        raise
-                    time.sleep(0.02)
-        finally:
-            sync.close()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-    def flush(self) -> None:
-        with redis.Redis(port=self.port, password=PASSWORD) as sync:
-            sync.flushdb()
-
-
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(tmp_path_factory.mktemp("redis"), PASSWORD)
     server.start()
     try:
         yield server
@@ -258,7 +204,7 @@ async def test_an_approval_is_refused_while_redis_is_down_and_acts_once_it_is_ba
     sim: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     guest = pick(sim, "qemu", "running")
-    later = RedisServer(tmp_path)  # nothing listens on its port yet
+    later = RedisServer(tmp_path, PASSWORD)  # nothing listens on its port yet
     metrics = Metrics()
     try:
         async with shared_state(later.url, metrics) as shared, replica(sim, shared.approvals) as client:
@@ -302,7 +248,7 @@ class Ticks:
 async def test_the_rate_limit_falls_back_to_this_replicas_windows_with_one_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = RedisServer(tmp_path)
+    server = RedisServer(tmp_path, PASSWORD)
     server.start()
     metrics, ticks = Metrics(), Ticks()
     caplog.set_level(logging.INFO, "pvemcp.http")
@@ -368,7 +314,7 @@ def test_two_http_replicas_refuse_the_sixth_request_across_both(sim: Simulator, 
 
 
 def test_ready_stays_200_and_says_the_shared_state_is_unreachable(sim: Simulator, tmp_path: Path) -> None:
-    env = {"MCP_SHARED_STATE_URL": RedisServer(tmp_path).url}  # nothing listens there
+    env = {"MCP_SHARED_STATE_URL": RedisServer(tmp_path, PASSWORD).url}  # nothing listens there
     with http_service(env, sim) as served:
         ready = httpx2.get(f"{served.base}/ready", timeout=10)
     assert ready.status_code == 200
@@ -416,7 +362,7 @@ async def test_the_password_reaches_no_log_record_error_or_result(
     guest = pick(sim, "qemu", "running")
     caplog.set_level(logging.DEBUG)
     wrong = store.url.replace(PASSWORD, "wr0ng-" + PASSWORD)
-    down = RedisServer(tmp_path).url
+    down = RedisServer(tmp_path, PASSWORD).url
     with watching(watch):
         for url in (wrong, down):
             async with shared_state(url, Metrics()) as shared:

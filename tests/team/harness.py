@@ -22,26 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from tests.httpserver import Served, spawn_http
+from tests.loopback import REDIS_SERVER, RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 NAMES = ("r1", "r2", "r3")
 
 
 def missing() -> str | None:
     """Why a team cannot be started here, or None."""
-    for binary, package in ((NGINX, "nginx"), (REDIS, "redis-server")):
+    for binary, package in ((NGINX, "nginx"), (str(REDIS_SERVER), "redis-server")):
         if not (Path(binary).is_file() and os.access(binary, os.X_OK)):
             return f"{package} is not installed (Debian package {package}; .ci/run installs it)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(port: int, what: str, deadline: float = 15.0) -> None:
@@ -57,16 +51,13 @@ def wait_for_port(port: int, what: str, deadline: float = 15.0) -> None:
 
 @contextmanager
 def redis_server(directory: Path) -> Iterator[str]:
-    """A throwaway Redis on loopback; yields its URL."""
-    port = free_port()
-    argv = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen([*argv, "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """A throwaway Redis with a password on loopback; yields its URL (a secret, as in a real deployment)."""
+    server = RedisServer(directory, "team-" + secrets.token_hex(12))
+    server.start()
     try:
-        wait_for_port(port, "redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def render_upstreams(ports: Mapping[str, int]) -> str:

@@ -21,7 +21,7 @@ from pvemcp.catalog import BY_NAME
 from pvemcp.catalog.fronts import CANONICAL
 from pvemcp.pve.errors import PveMcpError
 from pvemcp.server.call import Call
-from pvemcp.server.composites.health import cluster_health
+from pvemcp.server.composites.health import health_and_resources
 from pvemcp.server.composites.monitoring import compact_rrd, number
 from pvemcp.server.plan import Planner
 
@@ -176,9 +176,13 @@ def actions(planner: Planner) -> list[dict[str, Any]]:
 
 
 async def cluster_view(planner: Planner, call: Call) -> dict[str, Any]:
-    """Health first (it raises when nothing answers), then the inventory and the in-scope guests' sparklines."""
-    health = await cluster_health(dataclasses.replace(call, spec=BY_NAME["pve_cluster_health"], args={}))
-    resources = rows(await call.client.get("/cluster/resources"))
+    """Health first (it raises when nothing answers), with the inventory it read, then the in-scope guests'
+    sparklines."""
+    health, inventory = await health_and_resources(
+        dataclasses.replace(call, spec=BY_NAME["pve_cluster_health"], args={})
+    )
+    # The inventory health read; read again only when that failed, so the view says why instead of drawing nothing.
+    resources = inventory or rows(await call.client.get("/cluster/resources"))
     scope = call.scope
     nodes = {
         str(row.get("node")): _node(row)

@@ -101,6 +101,11 @@ def _guests(resources: list[dict[str, Any]], call: Call) -> tuple[int, int]:
 
 async def cluster_health(call: Call) -> Any:
     """Is the cluster healthy: see the module docstring for how each area is read."""
+    return (await health_and_resources(call))[0]
+
+
+async def health_and_resources(call: Call) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The health answer, and the /cluster/resources rows it was read from (the cluster view draws them too)."""
     since_hours = int(call.args.get("since_hours") or HEALTH_DEFAULTS["since_hours"])
     threshold = float(call.args.get("storage_threshold_percent") or HEALTH_DEFAULTS["storage_threshold_percent"])
     reads = Reads(call.client)
@@ -157,13 +162,14 @@ async def cluster_health(call: Call) -> Any:
     for level in ("critical", "warning", "info"):
         summary[level] = sum(1 for f in findings if f["severity"] == level)
     offline = [{"area": "nodes", "reason": f"{n} is offline: {NODE_AREAS}"} for n in online if n not in up]
-    return {
+    answer = {
         "status": next((level for level in ("critical", "warning") if summary[level]), "ok"),
         "summary": summary,
         "findings": findings,
         "checked": [area for area in AREAS if area in reads.ok],
         "skipped": reads.skipped() + offline,
     }
+    return answer, resources
 
 
 HANDLERS: dict[str, Handler] = {"cluster_health": cluster_health, "storage_capacity": storage_capacity}
